@@ -1,0 +1,1 @@
+"""Exact and near-duplicate detection and benchmark decontamination (see the dedup issue)."""

@@ -1,0 +1,84 @@
+"""`python -m pipeline JOB [flags]`: the jobs, their flags, and Beam's own flags passed through to the runner."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.options import add_job_flags, unknown_beam_flags, with_local_runner
+
+
+@dataclass(frozen=True)
+class Job:
+    """A CLI job: its one-line help, how to add its flags, how to run it (returns an exit code)."""
+
+    help: str
+    add_flags: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, list[str]], int]
+    beam: bool = True  # whether it runs a Beam pipeline and so takes Beam's flags
+
+
+def _beam_job(name: str) -> Job:
+    from pipeline import launch
+
+    helps = {
+        "seeds": "Read WARCs and write code-related seed pages to OUTPUT/seeds (CPU only).",
+        "synth": "Expand seeds into instruction/response pairs with LLMs and write OUTPUT/data.",
+        "all": "Run seeds, then synth when an LLM is given (--llm_endpoint or --serve_model).",
+    }
+    return Job(helps[name], lambda parser: add_job_flags(parser, name),
+               lambda ns, beam_argv: launch.run_job(name, ns, beam_argv))
+
+
+JOBS: dict[str, Job] = {name: _beam_job(name) for name in ("seeds", "synth", "all")}
+
+BEAM_NOTE = ("Any Beam pipeline option is accepted too and passed to the runner, e.g. --runner=DataflowRunner "
+             "--project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py. Without --runner the job "
+             "runs locally on the FnApiRunner with one worker per core (it never downloads a runner).")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="syncode: grow a code instruction corpus from Common Crawl with Apache Beam and vLLM.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="job", metavar="JOB", required=True)
+    for name, job in JOBS.items():
+        description = job.help + ("\n\n" + BEAM_NOTE if job.beam else "")
+        job_parser = sub.add_parser(name, help=job.help, description=description,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        job.add_flags(job_parser)
+    parser.epilog = "jobs and their flags:\n\n" + "\n".join(
+        p.format_help() for p in sub.choices.values()) + "\n" + BEAM_NOTE
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apache_beam", "urllib3", "httpx", "openai", "trafilatura", "htmldate"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    parser = build_parser()
+    ns, rest = parser.parse_known_args(argv)
+    job = JOBS[ns.job]
+    beam_argv: list[str] = []
+    if job.beam:
+        bad = unknown_beam_flags(rest)
+        if bad:
+            parser.error(f"unknown flag(s) for {ns.job}: {' '.join(bad)} (see python -m pipeline {ns.job} --help)")
+        at = argv.index(ns.job)
+        beam_argv = with_local_runner(argv[:at] + argv[at + 1:])
+    elif rest:
+        parser.error(f"unknown argument(s) for {ns.job}: {' '.join(rest)}")
+    from pipeline.config import ConfigError
+    from pipeline.launch import UsageError
+    from transforms.warc_inputs import InputError
+
+    try:
+        return job.run(ns, beam_argv)
+    except (UsageError, ConfigError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

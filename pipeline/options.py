@@ -1,0 +1,100 @@
+"""syncode's flags, as Beam PipelineOptions subclasses so they travel with the job to any runner."""
+
+from __future__ import annotations
+
+import argparse
+
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+LOCAL_RUNNER_FLAGS = ("--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0")
+
+
+class SyncodeOptions(PipelineOptions):
+    """Flags every job shares: where to read, where to write, which config."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--output", help="Output directory (local path, gs:// or s3://). Seeds go to "
+                            "OUTPUT/seeds, pairs to OUTPUT/data, the manifest to OUTPUT/manifest.json.")
+        parser.add_argument("--config", default=None,
+                            help="YAML config with every threshold and model setting (default: configs/default.yaml).")
+        parser.add_argument("--set", dest="config_overrides", action="append", default=[], metavar="KEY=VALUE",
+                            help="Override one config value by dotted key, e.g. --set extract.min_text_chars=500. "
+                            "Repeatable; values are read as YAML.")
+        parser.add_argument("--progress_interval_s", type=float, default=None,
+                            help="Seconds between progress lines per stage (config: progress_interval_s).")
+
+
+class SeedsOptions(PipelineOptions):
+    """Flags of the seeds job: which WARCs to read."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--input", action="append", default=[],
+                            help="WARC files: paths, globs, gs:// or s3:// URLs, or a Common Crawl warc.paths.gz "
+                            "listing. Repeatable, or comma-separated.")
+        parser.add_argument("--cc_base_url", default="https://data.commoncrawl.org/",
+                            help="Base URL for the relative paths in a warc.paths.gz listing.")
+        parser.add_argument("--seeds_num_shards", type=int, default=None,
+                            help="Parquet shards for OUTPUT/seeds (config: output.seeds_num_shards).")
+
+
+class SynthOptions(PipelineOptions):
+    """Flags of the synth job: which seeds to expand and which LLM writes the pairs."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--seeds", default=None,
+                            help="Seed Parquet to expand: a directory or glob (default: OUTPUT/seeds).")
+        parser.add_argument("--llm_endpoint", action="append", default=[],
+                            help="OpenAI-compatible base URL of a running server, e.g. http://127.0.0.1:8000/v1. "
+                            "Used for every role that has no endpoint in the config. Repeatable: load is spread.")
+        parser.add_argument("--serve_model", default=None,
+                            help="Start a vLLM server for this model (a local directory or name) and use it.")
+        parser.add_argument("--vllm_python", default=None,
+                            help="Python interpreter that has vLLM installed, for --serve_model "
+                            "(default: $SYNCODE_VLLM_PYTHON, else this interpreter).")
+        parser.add_argument("--vllm_args", default="",
+                            help="Extra arguments for the vLLM server started by --serve_model, as one string.")
+        parser.add_argument("--pairs_num_shards", type=int, default=None,
+                            help="Parquet shards for OUTPUT/data (config: output.pairs_num_shards).")
+
+
+JOB_OPTIONS = {
+    "seeds": (SyncodeOptions, SeedsOptions),
+    "synth": (SyncodeOptions, SynthOptions),
+    "all": (SyncodeOptions, SeedsOptions, SynthOptions),
+}
+
+
+def add_job_flags(parser: argparse.ArgumentParser, job: str) -> None:
+    """Put a job's flags on an argparse parser, grouped by options class, for --help and parsing."""
+    for cls in JOB_OPTIONS[job]:
+        group = parser.add_argument_group(cls.__name__, (cls.__doc__ or "").strip())
+        cls._add_argparse_args(group)
+
+
+def unknown_beam_flags(argv: list[str]) -> list[str]:
+    """Flags no PipelineOptions class knows, so a typo fails loudly instead of being discarded with a warning."""
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    seen: set[type] = set()
+    stack = list(PipelineOptions.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        stack.extend(cls.__subclasses__())
+        try:
+            cls._add_argparse_args(parser)
+        except argparse.ArgumentError:
+            continue  # two classes may share a flag; the first definition is enough to recognise it
+    _, unknown = parser.parse_known_args(argv)
+    return [a for a in unknown if a.startswith("-")]
+
+
+def with_local_runner(argv: list[str]) -> list[str]:
+    """Default to the FnApiRunner on every core, which never downloads a runner, unless --runner is given."""
+    if any(a == "--runner" or a.startswith("--runner=") for a in argv):
+        return argv
+    return [*LOCAL_RUNNER_FLAGS, *argv]

@@ -1,0 +1,122 @@
+"""Typed records that flow between stages, and the Parquet schemas derived from them."""
+
+from __future__ import annotations
+
+import hashlib
+import types
+import typing
+from typing import NamedTuple
+
+import apache_beam as beam
+import pyarrow as pa
+
+
+class Page(NamedTuple):
+    """One HTML response read from a WARC, decoded to text."""
+
+    id: str
+    url: str
+    record_id: str
+    warc_date: str
+    crawl_id: str
+    warc_file: str
+    offset: int
+    content_type: str
+    charset: str
+    html: str
+
+
+class Seed(NamedTuple):
+    """One code-related page, reduced to the text an LLM reads to write a question."""
+
+    id: str
+    url: str
+    domain: str
+    record_id: str
+    warc_date: str
+    crawl_id: str
+    warc_file: str
+    offset: int
+    title: str
+    text: str
+    text_chars: int
+    text_words: int
+
+
+class Question(NamedTuple):
+    """A generated instruction, waiting for its response."""
+
+    id: str
+    seed_id: str
+    url: str
+    instruction: str
+    model: str
+    prompt_version: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Pair(NamedTuple):
+    """One instruction/response pair written by the LLMs from a seed."""
+
+    id: str
+    seed_id: str
+    url: str
+    instruction: str
+    response: str
+    question_model: str
+    response_model: str
+    prompt_version: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Dropped(NamedTuple):
+    """A record a stage did not keep, with the reason, so nothing is lost silently."""
+
+    stage: str
+    reason: str
+    id: str
+    url: str
+    detail: str
+
+
+for _record in (Page, Seed, Question, Pair, Dropped):
+    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
+
+
+_ARROW_TYPES = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
+
+
+def _arrow_type(hint: typing.Any) -> tuple[pa.DataType, bool]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _arrow_type(inner)[0], True
+    if origin in (list, tuple, typing.Sequence):
+        return pa.list_(_arrow_type(typing.get_args(hint)[0])[0]), False
+    return _ARROW_TYPES[hint], False
+
+
+def arrow_schema(record: type) -> pa.Schema:
+    """The Parquet schema of a record type, derived from its annotations so the two never drift."""
+    hints = typing.get_type_hints(record)
+    fields = []
+    for name in record._fields:
+        dtype, nullable = _arrow_type(hints[name])
+        fields.append(pa.field(name, dtype, nullable=nullable))
+    return pa.schema(fields)
+
+
+SEED_SCHEMA = arrow_schema(Seed)
+PAIR_SCHEMA = arrow_schema(Pair)
+DROPPED_SCHEMA = arrow_schema(Dropped)
+
+
+def stable_id(*parts: str) -> str:
+    """A short, stable id from identifying fields, so reruns and shard assignment agree."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).hexdigest()
+
+
+__all__ = ["Page", "Seed", "Question", "Pair", "Dropped", "SEED_SCHEMA", "PAIR_SCHEMA", "DROPPED_SCHEMA",
+           "arrow_schema", "stable_id"]

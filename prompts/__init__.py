@@ -1,0 +1,1 @@
+"""Versioned prompt templates and the code that renders them."""

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pipeline.records import PAIR_SCHEMA, SEED_SCHEMA, Seed, stable_id
+
+
+def test_seed_schema_follows_the_record_fields():
+    assert SEED_SCHEMA.names == list(Seed._fields)
+    assert SEED_SCHEMA.field("offset").type == pa.int64()
+    assert SEED_SCHEMA.field("text").type == pa.string()
+
+
+def test_pair_schema_has_instruction_and_response():
+    assert {"instruction", "response", "seed_id", "prompt_version"} <= set(PAIR_SCHEMA.names)
+
+
+def test_stable_id_is_deterministic_and_field_separated():
+    assert stable_id("a", "b") == stable_id("a", "b")
+    assert stable_id("ab", "c") != stable_id("a", "bc")
+    assert len(stable_id("x")) == 16

@@ -1,0 +1,72 @@
+"""The seeds job on the bundled sample, through the CLI, as a user runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.records import SEED_SCHEMA
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "all", "--input", str(REPO / "sample/warc/*.warc.gz"), "--output",
+         str(out), "--progress_interval_s", "0.5"],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out, proc
+
+
+def test_seed_shards_have_the_documented_schema_and_names(seeds_run):
+    out, _ = seeds_run
+    shards = sorted((out / "seeds").glob("*.parquet"))
+    assert [s.name for s in shards] == [f"train-{i:05d}-of-00004.parquet" for i in range(4)]
+    table = pq.read_table(out / "seeds")
+    assert table.schema.remove_metadata() == SEED_SCHEMA
+    assert pq.ParquetFile(shards[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert table.num_rows > 50
+    assert len(set(table.column("id").to_pylist())) == table.num_rows
+    urls = set(table.column("url").to_pylist())
+    assert "https://an.wikipedia.org/wiki/Escopete" in urls  # the real CC-MAIN-2024-22 record
+
+
+def test_manifest_accounts_for_every_record(seeds_run):
+    out, _ = seeds_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    job = manifest["jobs"]["seeds"]
+    assert job["stages_run"] == ["ReadWarc", "Extract", "WriteSeeds"]
+    funnel = {s["stage"]: s for s in job["funnel"]}
+    for stage in funnel.values():
+        assert stage["in"] == stage["kept"] + sum(stage["dropped"].values()), stage
+    assert funnel["ReadWarc"]["kept"] == funnel["Extract"]["in"]
+    assert funnel["Extract"]["kept"] == funnel["WriteSeeds"]["in"]
+    rows = sum(s["rows"] for s in job["outputs"]["seeds"])
+    assert rows == funnel["WriteSeeds"]["kept"] == pq.read_table(out / "seeds").num_rows
+    dropped = pq.read_table(out / "dropped" / "seeds")
+    assert dropped.num_rows == sum(sum(s["dropped"].values()) for s in job["funnel"])
+    assert manifest["config"]["output"]["seeds_num_shards"] == 4
+    assert manifest["versions"]["packages"]["apache-beam"] == "2.77.0"
+    assert job["tokens"]["text_words"] > 0
+
+
+def test_manifest_checksums_match_the_shards(seeds_run):
+    out, _ = seeds_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    for shard in manifest["shards"]["seeds"]:
+        assert hashlib.sha256((out / shard["path"]).read_bytes()).hexdigest() == shard["sha256"]
+
+
+def test_funnel_table_progress_and_synth_instructions_are_printed(seeds_run):
+    _, proc = seeds_run
+    assert "seeds funnel" in proc.stdout and "not_response" in proc.stdout
+    assert "progress ReadWarc" in proc.stderr or "progress Extract" in proc.stderr
+    assert "synth: skipped, no LLM was given" in proc.stdout
+    assert "python -m pipeline synth --output" in proc.stdout

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from transforms.warc_inputs import InputError, is_listing, read_listing, resolve_inputs
+
+
+def test_listing_paths_become_absolute(tmp_path):
+    listing = tmp_path / "warc.paths.gz"
+    listing.write_bytes(gzip.compress(b"crawl-data/CC-MAIN-2024-22/segments/1/warc/a.warc.gz\n\n/abs/b.warc.gz\n"))
+    assert is_listing(str(listing))
+    assert read_listing(str(listing)) == [
+        "https://data.commoncrawl.org/crawl-data/CC-MAIN-2024-22/segments/1/warc/a.warc.gz", "/abs/b.warc.gz"]
+
+
+def test_globs_and_commas_expand_in_order_without_duplicates(tmp_path):
+    for name in ("b.warc.gz", "a.warc.gz"):
+        (tmp_path / name).write_bytes(b"")
+    got = resolve_inputs([f"{tmp_path}/*.warc.gz,{tmp_path}/a.warc.gz"])
+    assert got == [f"{tmp_path}/a.warc.gz", f"{tmp_path}/b.warc.gz"]
+
+
+def test_pattern_matching_nothing_is_an_error(tmp_path):
+    with pytest.raises(InputError, match="matches no files"):
+        resolve_inputs([f"{tmp_path}/*.warc.gz"])
+
+
+def test_empty_listing_is_an_error(tmp_path):
+    listing = tmp_path / "warc.paths.gz"
+    listing.write_bytes(gzip.compress(b"\n"))
+    with pytest.raises(InputError, match="names no WARC"):
+        resolve_inputs([str(listing)])

@@ -1,0 +1,1 @@
+"""One module per pipeline stage: a PTransform, its DoFns and the pure decisions they call."""

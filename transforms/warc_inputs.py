@@ -1,0 +1,66 @@
+"""Turn `--input` values (paths, globs, Common Crawl `warc.paths.gz` listings) into the list of WARC files to read."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+CC_BASE_URL = "https://data.commoncrawl.org/"
+
+
+class InputError(ValueError):
+    """An --input value that names no readable WARC, said plainly."""
+
+
+def is_listing(path: str) -> bool:
+    """Common Crawl publishes `warc.paths.gz`: one relative WARC path per line."""
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(".paths.gz") or name.endswith(".paths")
+
+
+def read_listing(path: str, base_url: str = CC_BASE_URL) -> list[str]:
+    """The WARC paths a listing names, made absolute against the Common Crawl base URL when relative."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        raw = fh.read()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"listing {path} is not readable gzip: {exc}") from exc
+    out = []
+    for line in io.StringIO(raw.decode("utf-8", errors="replace")):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        out.append(line if "://" in line or line.startswith("/") else base_url.rstrip("/") + "/" + line)
+    if not out:
+        raise InputError(f"listing {path} names no WARC files")
+    return out
+
+
+def resolve_inputs(patterns: list[str], base_url: str = CC_BASE_URL) -> list[str]:
+    """Expand every pattern; a pattern that matches nothing is an error, not an empty job."""
+    files: list[str] = []
+    for pattern in patterns:
+        for piece in (p.strip() for p in pattern.split(",")):
+            if not piece:
+                continue
+            if is_listing(piece):
+                files.extend(read_listing(piece, base_url))
+                continue
+            if piece.startswith(("http://", "https://")):
+                files.append(piece)
+                continue
+            try:
+                matched = [m.path for r in FileSystems.match([piece]) for m in r.metadata_list]
+            except Exception as exc:  # Beam raises BeamIOError with the per-pattern cause
+                raise InputError(f"--input {piece!r} cannot be listed: {exc}") from exc
+            if not matched:
+                raise InputError(f"--input {piece!r} matches no files")
+            files.extend(sorted(matched))
+    if not files:
+        raise InputError("no input files: pass --input with WARC paths, globs or a warc.paths.gz listing")
+    return list(dict.fromkeys(files))
