@@ -21,8 +21,8 @@ HTML = b"<!DOCTYPE html><html><body><p>hello</p></body></html>"
 
 
 def _raw(**kw) -> RawResponse:
-    base = dict(rec_type="response", fmt="warc", status="200", content_type="text/html; charset=utf-8", identified_type="",
-                payload=HTML)
+    base = dict(rec_type="response", fmt="warc", status="200", content_type="text/html; charset=utf-8",
+                identified_type="", payload=HTML)
     return RawResponse(**{**base, **kw})
 
 
