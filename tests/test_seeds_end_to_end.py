@@ -31,7 +31,8 @@ def test_seed_shards_have_the_documented_schema_and_names(seeds_run):
     assert [s.name for s in shards] == [f"train-{i:05d}-of-00004.parquet" for i in range(4)]
     table = pq.read_table(out / "seeds")
     assert table.schema.remove_metadata() == SEED_SCHEMA
-    assert pq.ParquetFile(shards[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    written = [pq.ParquetFile(s).metadata for s in shards if pq.ParquetFile(s).metadata.num_row_groups]
+    assert written and all(m.row_group(0).column(0).compression == "ZSTD" for m in written)
     assert table.num_rows > 50
     assert len(set(table.column("id").to_pylist())) == table.num_rows
     urls = set(table.column("url").to_pylist())
