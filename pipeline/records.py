@@ -26,6 +26,26 @@ class Page(NamedTuple):
     html: str
 
 
+class ScreenedPage(NamedTuple):
+    """A page after the cheap first pass (transforms/first_pass.py); the code classifier fills `code_score`."""
+
+    id: str
+    url: str
+    record_id: str
+    warc_date: str
+    crawl_id: str
+    warc_file: str
+    offset: int
+    content_type: str
+    charset: str
+    html: str
+    plain_text: str
+    n_pre: int
+    n_code: int
+    code_like_lines: int
+    code_score: float  # -1.0 until the code classifier has scored the page
+
+
 class Seed(NamedTuple):
     """One code-related page, reduced to the text an LLM reads to write a question."""
 
@@ -81,7 +101,7 @@ class Dropped(NamedTuple):
     detail: str
 
 
-for _record in (Page, Seed, Question, Pair, Dropped):
+for _record in (Page, ScreenedPage, Seed, Question, Pair, Dropped):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
 
 
@@ -118,5 +138,5 @@ def stable_id(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).hexdigest()
 
 
-__all__ = ["Page", "Seed", "Question", "Pair", "Dropped", "SEED_SCHEMA", "PAIR_SCHEMA", "DROPPED_SCHEMA",
-           "arrow_schema", "stable_id"]
+__all__ = ["Page", "ScreenedPage", "Seed", "Question", "Pair", "Dropped", "SEED_SCHEMA", "PAIR_SCHEMA",
+           "DROPPED_SCHEMA", "arrow_schema", "stable_id"]

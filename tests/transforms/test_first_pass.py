@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pipeline.records import Page
+from transforms.first_pass import code_signals, plain_text, screen_page
+
+HTML = "<html><body><p>Hello world</p><pre>def f(x):\n    return x\n</pre><code>a</code></body></html>"
+
+
+def test_plain_text_keeps_lines_and_indentation():
+    assert plain_text(HTML) == "Hello world\n\ndef f(x):\n    return x\na"
+
+
+def test_code_signals_count_tags_and_code_lines():
+    signals = code_signals(HTML, plain_text(HTML))
+    assert (signals.n_pre, signals.n_code, signals.code_like_lines) == (1, 1, 2)
+
+
+def test_screen_page_keeps_the_page_fields():
+    page = Page("i", "u", "r", "d", "c", "f", 3, "text/html", "utf-8", HTML)
+    screened = screen_page(page, "t", code_signals(HTML, "t"))
+    assert screened.offset == 3 and screened.html == HTML and screened.code_score == -1.0

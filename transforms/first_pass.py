@@ -1,0 +1,45 @@
+"""The cheap first pass: fast HTML-to-text plus raw code signals, so trafilatura runs only where code is likely."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+_PRE_RE = re.compile(rb"<pre[\s>]", re.I)
+_CODE_RE = re.compile(rb"<code[\s>]", re.I)
+_CODE_LINE_RE = re.compile(
+    r"""^\s*(?:[{}()\[\];]|(?:def|class|import|from|return|if|for|while|fn|func|function|let|const|var|public|
+    private|static|void|int|struct|impl|package|\#include|SELECT|CREATE|INSERT|\$|>>>)\b)|[;{}]\s*$|=>|->|::|==""",
+    re.X,
+)
+
+
+class CodeSignals(NamedTuple):
+    """Raw counts that hint a page is about code, kept as fields so thresholds can be re-tuned without re-scoring."""
+
+    n_pre: int
+    n_code: int
+    code_like_lines: int
+
+
+def plain_text(html: str) -> str:
+    """Visible text with line structure kept, from resiliparse: fast enough to run on every page of a crawl."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return extract_plain_text(html, preserve_formatting=True, main_content=False, alt_texts=False,
+                              list_bullets=False)
+
+
+def code_signals(html: str, text: str) -> CodeSignals:
+    """Counts of <pre>/<code> tags in the raw HTML and of code-looking lines in the plain text."""
+    raw = html.encode("utf-8", errors="ignore")
+    lines = sum(1 for line in text.splitlines() if line.strip() and _CODE_LINE_RE.search(line))
+    return CodeSignals(n_pre=len(_PRE_RE.findall(raw)), n_code=len(_CODE_RE.findall(raw)), code_like_lines=lines)
+
+
+def screen_page(page, text: str, signals: CodeSignals):
+    """The Page with its first-pass text and signals attached, not yet scored by the code classifier."""
+    from pipeline.records import ScreenedPage
+
+    return ScreenedPage(*page, plain_text=text, n_pre=signals.n_pre, n_code=signals.n_code,
+                        code_like_lines=signals.code_like_lines, code_score=-1.0)
