@@ -11,6 +11,7 @@ INSTALL_REQUIRES = [
     "apache-beam==2.77.0",
     "pyarrow>=16,<26",
     "warcio==1.8.1",
+    "resiliparse==2.0.1",  # the fast first-pass HTML-to-text
     "trafilatura==2.3.1",
     "lxml_html_clean>=0.4.2",  # trafilatura imports it; pip 23 does not pull it in by itself
     "charset-normalizer>=3.3",
@@ -18,6 +19,7 @@ INSTALL_REQUIRES = [
     "datasketch==2.0.0",
     "openai>=1.40,<4",
     "magika==1.0.3",
+    "psutil>=5.9",
     "PyYAML>=6.0",
     "numpy>=1.26",
 ]
