@@ -79,8 +79,12 @@ def verify_output(root: str) -> list[str]:
                 continue
             if _sha256(path) != shard["sha256"]:
                 problems.append(f"{shard['path']}: sha256 does not match the manifest")
-            with FileSystems.open(path) as fh:
-                table = pq.read_table(fh)
+            try:
+                with FileSystems.open(path) as fh:
+                    table = pq.read_table(fh)
+            except (OSError, pa.ArrowException) as exc:
+                problems.append(f"{shard['path']}: cannot be read as Parquet: {exc}")
+                continue
             if table.num_rows != shard["rows"]:
                 problems.append(f"{shard['path']}: {table.num_rows} rows, manifest says {shard['rows']}")
             if output in OUTPUT_SCHEMAS:

@@ -79,6 +79,13 @@ def test_verify_catches_a_changed_byte(copy_of):
     assert proc.returncode == 1
 
 
+def test_verify_reports_an_unreadable_shard_instead_of_crashing(copy_of):
+    shard = sorted((copy_of / "seeds").glob("train-*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes()[:100])
+    problems = verify_output(str(copy_of))
+    assert any("cannot be read as Parquet" in p for p in problems)
+
+
 def test_verify_catches_a_missing_shard_and_an_unlisted_one(copy_of):
     shards = sorted((copy_of / "seeds").glob("train-*.parquet"))
     shards[0].rename(copy_of / "seeds" / "train-00000-of-00009.parquet")
