@@ -25,7 +25,8 @@ from pipeline.funnel import (
 )
 from pipeline.graph import JobGraph
 from pipeline.manifest import describe_shards, remove_stale_shards, write_manifest
-from pipeline.vllm_server import VLLMServer
+from pipeline.vllm_server import ServerError, VLLMServer
+from transforms.llm_client import resolve_model
 from transforms.warc_inputs import resolve_inputs
 
 _LOG = logging.getLogger("syncode")
@@ -65,6 +66,20 @@ def with_endpoints(config: PipelineConfig, endpoints: list[str]) -> PipelineConf
                        else dataclasses.replace(getattr(roles, f.name), endpoints=tuple(endpoints)))
               for f in dataclasses.fields(roles)}
     return dataclasses.replace(config, synth=dataclasses.replace(config.synth, roles=type(roles)(**filled)))
+
+
+def with_models(config: PipelineConfig, roles: tuple[str, ...] = ("question", "response")) -> PipelineConfig:
+    """Fix each used role's model name before the graph is built, so cache keys name the model that answers."""
+    current = config.synth.roles
+    filled = {}
+    for name in roles:
+        role = getattr(current, name)
+        try:
+            filled[name] = dataclasses.replace(role, model=resolve_model(role))
+        except RuntimeError as exc:
+            raise UsageError(f"synth.roles.{name}: {exc}") from exc
+    roles_config = dataclasses.replace(current, **filled)
+    return dataclasses.replace(config, synth=dataclasses.replace(config.synth, roles=roles_config))
 
 
 def has_llm(ns: argparse.Namespace, config: PipelineConfig) -> bool:
@@ -118,8 +133,15 @@ def seeds_glob(ns: argparse.Namespace) -> str:
 def llm_endpoints(ns: argparse.Namespace):
     """The endpoints named on the command line, or one vLLM server started for --serve_model."""
     if ns.serve_model:
-        with VLLMServer(ns.serve_model, ns.vllm_python, ns.vllm_args) as url:
+        try:
+            server = VLLMServer(ns.serve_model, ns.vllm_python, ns.vllm_args, ready_timeout_s=ns.serve_timeout_s)
+            url = server.__enter__()
+        except ServerError as exc:
+            raise UsageError(f"--serve_model {ns.serve_model}: {exc}") from exc
+        try:
             yield [url]
+        finally:
+            server.__exit__(None, None, None)
     else:
         yield list(ns.llm_endpoint)
 
@@ -133,7 +155,7 @@ def run_synth(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConf
     if not [m for r in FileSystems.match([glob]) for m in r.metadata_list]:
         raise UsageError(f"no seed shards match {glob}: run the seeds job first, or pass --seeds")
     with llm_endpoints(ns) as endpoints:
-        config = with_endpoints(config, endpoints)
+        config = with_models(with_endpoints(config, endpoints))
         return run_graph("synth", lambda p: synth_job.build_synth(p, glob, config, ns.output), beam_argv, config,
                          ns.output)
 
