@@ -72,8 +72,6 @@ class CacheWriter:
         if not self.lines:
             return
         path = f"{self.directory}/part-{uuid.uuid4().hex}{CACHE_SUFFIX}"
-        if not FileSystems.exists(self.directory):
-            FileSystems.mkdirs(self.directory)
         with FileSystems.create(path) as fh:
             fh.write(("\n".join(self.lines) + "\n").encode("utf-8"))
         self.lines = []
