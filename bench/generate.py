@@ -10,7 +10,7 @@ The seeds are the repository's own fixture (tests/data/seeds, real pages from th
 new ids; /work/shared is not needed. The GPU comparison against `vllm bench throughput` (fraction_of_vllm_bench)
 needs a GPU and is not run here.
 
-    python bench/generate.py [--seeds_n 800] [--capacity 12500] [--stream_speed 125] [--peer_timeout_s 180]
+    python bench/generate.py [--seeds_n 2000] [--capacity 12500] [--stream_speed 125] [--peer_timeout_s 180]
 """
 
 from __future__ import annotations
@@ -72,12 +72,14 @@ def measure(base: str, cmd: list[str], timeout_s: float, label: str) -> dict:
     print(f"{label:28s} fraction={stats['fraction_of_capacity']:.3f} tokens={stats['tokens']} "
           f"requests={stats['requests']} window={stats['window_s']:.1f}s max_running={stats['max_running']} "
           f"wall={stats['wall_s']}s finished={finished}", flush=True)
+    print(f"{'':28s} share of C per second: {' '.join(f'{x:.2f}' for x in stats['timeline'])}", flush=True)
+    print(f"{'':28s} requests per second: {' '.join(str(x) for x in stats['arrivals'])}", flush=True)
     return stats
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds_n", type=int, default=800)
+    parser.add_argument("--seeds_n", type=int, default=2000)
     parser.add_argument("--responses", type=int, default=2, help="response samples per question")
     parser.add_argument("--capacity", type=float, default=12500.0, help="C, output tokens/s (an 8B model on H100)")
     parser.add_argument("--stream_speed", type=float, default=125.0, help="tokens/s of one sequence")

@@ -41,6 +41,8 @@ class Scheduler:
         self.first: float | None = None
         self.last_done: float | None = None
         self.max_seen_running = 0
+        self.timeline: list[float] = []
+        self.arrivals: list[int] = []
 
     def rate(self) -> float:
         n = len(self.running)
@@ -49,6 +51,10 @@ class Scheduler:
     def submit(self, tokens: int) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
         self.first = self.first or time.monotonic()
+        second = int(time.monotonic() - self.first)
+        while len(self.arrivals) <= second:
+            self.arrivals.append(0)
+        self.arrivals[second] += 1
         self.waiting.append((tokens, future))
         self.wake.set()
         return future
@@ -56,6 +62,11 @@ class Scheduler:
     def _advance(self) -> None:
         now = time.monotonic()
         self.progress += self.rate() * (now - self.last)
+        if self.first is not None:  # decoded tokens per second of the measurement, to see ramp-up and tail
+            second = int(now - self.first)
+            while len(self.timeline) <= second:
+                self.timeline.append(0.0)
+            self.timeline[second] += self.rate() * len(self.running) * (now - self.last)
         self.last = now
         while self.running and self.running[0][0] <= self.progress + 1e-6:
             _, _, future = heapq.heappop(self.running)
@@ -88,7 +99,9 @@ class Scheduler:
         window = (self.last_done - self.first) if self.first and self.last_done else 0.0
         return {"tokens": self.tokens, "requests": self.requests, "window_s": window, "capacity": self.capacity,
                 "fraction_of_capacity": self.tokens / (self.capacity * window) if window else 0.0,
-                "max_running": self.max_seen_running}
+                "max_running": self.max_seen_running,
+                "timeline": [round(t / self.capacity, 2) for t in self.timeline], "arrivals": self.arrivals,
+                "running_now": len(self.running), "waiting_now": len(self.waiting)}
 
 
 def output_length(prompt: str, max_tokens: int, median: float, sigma: float) -> int:
