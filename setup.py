@@ -40,7 +40,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline*", "transforms*", "prompts*", "dedup*"]),
-    package_data={"prompts": ["templates/*.yaml"]},
+    package_data={"prompts": ["templates/*.yaml", "taxonomy.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["syncode=pipeline.cli:main"]},

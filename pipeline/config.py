@@ -42,25 +42,39 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class LLMRoleConfig:
-    model: str = ""
+    """One LLM role: where it is served, which model, how it samples, how hard the client tries."""
+
+    model: str = ""  # empty: the first model the role's first endpoint lists
     endpoints: tuple[str, ...] = ()
-    api_key_env: str = "SYNCODE_API_KEY"
+    api_key_env: str = "SYNCODE_API_KEY"  # the name of the variable that holds the key, never the key
+    prompt_version: str = "v1"
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 512
     timeout_s: float = 120.0
-    max_retries: int = 4
+    max_retries: int = 4  # per endpoint, by the openai client (429, 5xx, timeouts, connection errors)
+    max_in_flight: int = 256  # requests in flight per worker: vLLM batches continuously and needs many
+    guided_json: bool = True  # ask for the prompt's JSON schema through response_format
 
 
 @dataclass(frozen=True)
 class RolesConfig:
-    question: LLMRoleConfig = field(default_factory=LLMRoleConfig)
-    response: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(max_tokens=1024, timeout_s=300.0))
+    question: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(prompt_version="v2", max_tokens=768))
+    response: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(
+        prompt_version="v2", max_tokens=2048, timeout_s=300.0))
+    tests: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(temperature=0.2, max_tokens=1536,
+                                                                       timeout_s=300.0))
+    judge: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(temperature=0.0, top_p=1.0, max_tokens=512))
 
 
 @dataclass(frozen=True)
 class SynthConfig:
     max_seed_chars: int = 6000
+    languages: tuple[str, ...] = ("en", "zh")  # natural language of each question, chosen per seed by a stable hash
+    language_weights: tuple[float, ...] = (0.5, 0.5)
+    responses_per_question: int = 1  # N response samples per question
+    cache: bool = True  # reuse completions stored under OUT/cache by (id, role, prompt version, model, sampling)
+    cache_flush_entries: int = 1000  # a worker writes its new cache entries at least this often, and per bundle
     roles: RolesConfig = field(default_factory=RolesConfig)
 
 

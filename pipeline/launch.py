@@ -26,7 +26,8 @@ from pipeline.funnel import (
 )
 from pipeline.graph import JobGraph
 from pipeline.manifest import finalize_shards, write_manifest
-from pipeline.vllm_server import VLLMServer
+from pipeline.vllm_server import ServerError, VLLMServer
+from transforms.llm_client import resolve_model
 from transforms.warc_inputs import resolve_inputs
 
 _LOG = logging.getLogger("syncode")
@@ -84,6 +85,20 @@ def with_endpoints(config: PipelineConfig, endpoints: list[str]) -> PipelineConf
     return dataclasses.replace(config, synth=dataclasses.replace(config.synth, roles=type(roles)(**filled)))
 
 
+def with_models(config: PipelineConfig, roles: tuple[str, ...] = ("question", "response")) -> PipelineConfig:
+    """Fix each used role's model name before the graph is built, so cache keys name the model that answers."""
+    current = config.synth.roles
+    filled = {}
+    for name in roles:
+        role = getattr(current, name)
+        try:
+            filled[name] = dataclasses.replace(role, model=resolve_model(role))
+        except RuntimeError as exc:
+            raise UsageError(f"synth.roles.{name}: {exc}") from exc
+    roles_config = dataclasses.replace(current, **filled)
+    return dataclasses.replace(config, synth=dataclasses.replace(config.synth, roles=roles_config))
+
+
 def has_llm(ns: argparse.Namespace, config: PipelineConfig) -> bool:
     """True when every LLM role will have an endpoint: from the config, --llm_endpoint or --serve_model."""
     roles = config.synth.roles
@@ -136,8 +151,15 @@ def seeds_glob(ns: argparse.Namespace) -> str:
 def llm_endpoints(ns: argparse.Namespace):
     """The endpoints named on the command line, or one vLLM server started for --serve_model."""
     if ns.serve_model:
-        with VLLMServer(ns.serve_model, ns.vllm_python, ns.vllm_args) as url:
+        try:
+            server = VLLMServer(ns.serve_model, ns.vllm_python, ns.vllm_args, ready_timeout_s=ns.serve_timeout_s)
+            url = server.__enter__()
+        except ServerError as exc:
+            raise UsageError(f"--serve_model {ns.serve_model}: {exc}") from exc
+        try:
             yield [url]
+        finally:
+            server.__exit__(None, None, None)
     else:
         yield list(ns.llm_endpoint)
 
@@ -152,7 +174,7 @@ def run_synth(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConf
         raise UsageError(f"no seed shards match {glob}: run the seeds job first, or pass --seeds")
     only = parse_only_shards(ns.only_shards, config.output.pairs_num_shards)
     with llm_endpoints(ns) as endpoints:
-        config = with_endpoints(config, endpoints)
+        config = with_models(with_endpoints(config, endpoints))
         return run_graph("synth", lambda p: synth_job.build_synth(p, glob, config, ns.output, only), beam_argv,
                          config, ns.output, only)
 
