@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,15 @@ class RolesConfig:
 
 
 @dataclass(frozen=True)
+class TierConfig:
+    """A generation tier: a share of seeds (by stable hash) answered by other models, written as its own split."""
+
+    name: str = "hq"
+    share: float = 0.05
+    roles: RolesConfig = field(default_factory=RolesConfig)
+
+
+@dataclass(frozen=True)
 class SynthConfig:
     max_seed_chars: int = 6000
     languages: tuple[str, ...] = ("en", "zh")  # natural language of each question, chosen per seed by a stable hash
@@ -76,6 +85,7 @@ class SynthConfig:
     cache: bool = True  # reuse completions stored under OUT/cache by (id, role, prompt version, model, sampling)
     cache_flush_entries: int = 1000  # a worker writes its new cache entries at least this often, and per bundle
     roles: RolesConfig = field(default_factory=RolesConfig)
+    tiers: tuple[TierConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,16 +124,44 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     raise ConfigError(f"{key}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
 
 
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`, mapping by mapping, so a partial section keeps the values it does not name."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
-    """Build a config dataclass from a nested mapping, rejecting unknown keys by name."""
+    """Build a config dataclass from a nested mapping, rejecting unknown keys by name.
+
+    A nested section that names only some keys keeps the field's own defaults for the rest (so
+    `roles: {question: {model: m}}` keeps the question role's other defaults).
+    """
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f" under '{prefix}'" if prefix else ""
-        raise ConfigError(f"unknown config key(s){where}: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
+        raise ConfigError(f"unknown config key(s){where}: {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for key, value in data.items():
+        f = fields[key]
+        if dataclasses.is_dataclass(hints[key]) and isinstance(value, dict) and f.default_factory is not MISSING:
+            value = deep_merge(dataclasses.asdict(f.default_factory()), value)
+        kwargs[key] = _coerce(value, hints[key], f"{prefix}.{key}" if prefix else key)
     return cls(**kwargs)
+
+
+def _tiers_inherit_roles(data: dict[str, Any]) -> None:
+    """A tier's roles start from the configured standard roles: a tier names only what it changes."""
+    synth = data.get("synth")
+    if not isinstance(synth, dict) or not isinstance(synth.get("tiers"), list):
+        return
+    base = deep_merge(dataclasses.asdict(RolesConfig()), synth.get("roles") or {})
+    for tier in synth["tiers"]:
+        if isinstance(tier, dict):
+            tier["roles"] = deep_merge(base, tier.get("roles") or {})
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -155,6 +193,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         data: dict[str, Any] = {}  # installed without the repo's configs/: the dataclass defaults mirror it
         for key, value in (overrides or {}).items():
             _set_path(data, key, value)
+        _tiers_inherit_roles(data)
         return from_dict(PipelineConfig, data)
     path = Path(path) if path else DEFAULT_CONFIG
     try:
@@ -167,4 +206,5 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     for key, value in (overrides or {}).items():
         _set_path(data, key, value)
+    _tiers_inherit_roles(data)
     return from_dict(PipelineConfig, data)

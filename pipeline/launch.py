@@ -14,7 +14,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import seeds_job, synth_job
-from pipeline.config import PipelineConfig, load_config, parse_override, to_dict
+from pipeline.config import PipelineConfig, RolesConfig, load_config, parse_override, to_dict
 from pipeline.dataset_card import write_dataset_card
 from pipeline.funnel import (
     StageCounts,
@@ -76,38 +76,57 @@ def synth_instructions(output: str) -> str:
             f"  python -m pipeline synth --output {output} --serve_model MODEL_DIR_OR_NAME")
 
 
+def _map_roles(config: PipelineConfig, fn: Callable[[str, RolesConfig], RolesConfig]) -> PipelineConfig:
+    """Apply `fn` to the standard roles and to every tier's roles."""
+    synth = config.synth
+    tiers = tuple(dataclasses.replace(t, roles=fn(f"synth.tiers.{t.name}.roles", t.roles)) for t in synth.tiers)
+    synth = dataclasses.replace(synth, roles=fn("synth.roles", synth.roles), tiers=tiers)
+    return dataclasses.replace(config, synth=synth)
+
+
 def with_endpoints(config: PipelineConfig, endpoints: list[str]) -> PipelineConfig:
     """Give every LLM role without endpoints of its own the endpoints from the command line."""
-    roles = config.synth.roles
-    filled = {f.name: (getattr(roles, f.name) if getattr(roles, f.name).endpoints
-                       else dataclasses.replace(getattr(roles, f.name), endpoints=tuple(endpoints)))
-              for f in dataclasses.fields(roles)}
-    return dataclasses.replace(config, synth=dataclasses.replace(config.synth, roles=type(roles)(**filled)))
+    def fill(_where: str, roles: RolesConfig) -> RolesConfig:
+        return dataclasses.replace(roles, **{f.name: dataclasses.replace(getattr(roles, f.name),
+                                                                         endpoints=tuple(endpoints))
+                                             for f in dataclasses.fields(roles)
+                                             if not getattr(roles, f.name).endpoints})
+    return _map_roles(config, fill)
 
 
-def with_models(config: PipelineConfig, roles: tuple[str, ...] = ("question", "response")) -> PipelineConfig:
+def with_models(config: PipelineConfig, used: tuple[str, ...] = ("question", "response")) -> PipelineConfig:
     """Fix each used role's model name before the graph is built, so cache keys name the model that answers."""
-    current = config.synth.roles
-    filled = {}
-    for name in roles:
-        role = getattr(current, name)
-        try:
-            filled[name] = dataclasses.replace(role, model=resolve_model(role))
-        except RuntimeError as exc:
-            raise UsageError(f"synth.roles.{name}: {exc}") from exc
-    roles_config = dataclasses.replace(current, **filled)
-    return dataclasses.replace(config, synth=dataclasses.replace(config.synth, roles=roles_config))
+    def resolve(where: str, roles: RolesConfig) -> RolesConfig:
+        filled = {}
+        for name in used:
+            role = getattr(roles, name)
+            try:
+                filled[name] = dataclasses.replace(role, model=resolve_model(role))
+            except RuntimeError as exc:
+                raise UsageError(f"{where}.{name}: {exc}") from exc
+        return dataclasses.replace(roles, **filled)
+    return _map_roles(config, resolve)
+
+
+def generation_summary(config: PipelineConfig) -> dict:
+    """Models and prompt versions per tier and role, for the manifest and the dataset card."""
+    def roles(r: RolesConfig) -> dict:
+        return {name: {"model": getattr(r, name).model, "prompt_version": f"{name}-{getattr(r, name).prompt_version}"}
+                for name in ("question", "response")}
+    return {"standard": {"share": 1.0 - sum(t.share for t in config.synth.tiers), "roles": roles(config.synth.roles)},
+            **{t.name: {"share": t.share, "roles": roles(t.roles)} for t in config.synth.tiers}}
 
 
 def has_llm(ns: argparse.Namespace, config: PipelineConfig) -> bool:
     """True when every LLM role will have an endpoint: from the config, --llm_endpoint or --serve_model."""
-    roles = config.synth.roles
-    configured = all(getattr(roles, f.name).endpoints for f in dataclasses.fields(roles))
+    all_roles = [config.synth.roles, *(t.roles for t in config.synth.tiers)]
+    configured = all(getattr(r, f.name).endpoints for r in all_roles for f in dataclasses.fields(r))
     return configured or bool(ns.llm_endpoint or ns.serve_model)
 
 
 def run_graph(job: str, build: Callable[[beam.Pipeline], JobGraph], beam_argv: list[str], config: PipelineConfig,
-              output: str, only_shards: list[int] | None = None) -> list[StageCounts]:
+              output: str, only_shards: list[int] | None = None,
+              extra: dict | None = None) -> list[StageCounts]:
     """Run one Beam pipeline, record its funnel and shards in the manifest, print the funnel, check accounting."""
     options = PipelineOptions(beam_argv)
     started = time.monotonic()
@@ -119,12 +138,12 @@ def run_graph(job: str, build: Callable[[beam.Pipeline], JobGraph], beam_argv: l
     funnel = funnel_from_counters(counters_from_result(result), graph.stages)
     outputs = {}
     for name, directory in graph.outputs.items():
-        outputs[name] = finalize_shards(directory, output)
+        outputs[name] = finalize_shards(directory, output, graph.prefixes.get(name, "train"))
     tokens = {name: n for s in funnel for name, n in s.other.items() if name.startswith(("tokens_", "text_"))}
     problems = accounting_problems(funnel) + handoff_problems(funnel, graph.handoffs)
     manifest = write_manifest(output, job, to_dict(config), funnel, outputs, tokens, only_shards=only_shards,
                               extra={"wall_seconds": round(time.monotonic() - started, 2),
-                                     "accounting_problems": problems})
+                                     "accounting_problems": problems, **(extra or {})})
     write_dataset_card(output, manifest)
     print(f"\n{job} funnel ({output}):\n{render_table(funnel)}\n", flush=True)
     if problems:
@@ -176,7 +195,7 @@ def run_synth(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConf
     with llm_endpoints(ns) as endpoints:
         config = with_models(with_endpoints(config, endpoints))
         return run_graph("synth", lambda p: synth_job.build_synth(p, glob, config, ns.output, only), beam_argv,
-                         config, ns.output, only)
+                         config, ns.output, only, extra={"generation": generation_summary(config)})
 
 
 def run_all(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:

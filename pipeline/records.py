@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import types
 import typing
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import apache_beam as beam
 import pyarrow as pa
@@ -69,6 +69,11 @@ class Question(NamedTuple):
     id: str
     seed_id: str
     url: str
+    domain: str
+    warc_file: str
+    record_id: str
+    warc_date: str
+    crawl_id: str
     instruction: str
     language: str  # natural language of the instruction: en or zh
     programming_language: str
@@ -93,6 +98,11 @@ class Pair(NamedTuple):
     seed_id: str
     question_id: str
     url: str
+    domain: str
+    warc_file: str
+    record_id: str
+    warc_date: str
+    crawl_id: str
     instruction: str
     response: str
     language: str
@@ -116,6 +126,12 @@ class Pair(NamedTuple):
     question_completion_tokens: int
     response_prompt_tokens: int
     response_completion_tokens: int
+    tier: str = "standard"  # the generation tier (synth.tiers): its own split, e.g. a stronger model on a share
+    verification_method: str = "none"  # none until verified: tests (generated tests in a sandbox) or judge
+    verification_passed: Optional[bool] = None  # noqa: UP045 - RowCoder reads typing.Optional
+    verification_score: Optional[float] = None  # noqa: UP045
+    verification_reason: str = ""
+    verification_candidates: int = 0  # how many responses competed (best-of-N)
 
 
 class Dropped(NamedTuple):

@@ -15,7 +15,7 @@ from pipeline.manifest import read_manifest
 from pipeline.records import PAIR_SCHEMA, SEED_SCHEMA
 
 OUTPUT_SCHEMAS: dict[str, pa.Schema] = {"seeds": SEED_SCHEMA, "data": PAIR_SCHEMA}
-WRITE_STAGES = {"seeds": ("seeds", "WriteSeeds"), "data": ("synth", "WritePairs")}
+WRITE_STAGES = {"seeds": ("seeds", "WriteSeeds"), "data": ("synth", "WritePairs")}  # tier "data.X": WritePairs-X
 _NAME_RE = re.compile(r"-(\d{5})-of-(\d{5})\.parquet$")
 
 
@@ -67,7 +67,8 @@ def verify_output(root: str) -> list[str]:
             continue
         problems += check_shard_set(output, shards)
         listed = {f"{root}/{s['path']}" for s in shards}
-        on_disk = {m.path for r in FileSystems.match([f"{root}/{output}/*.parquet"]) for m in r.metadata_list}
+        pattern = f"{root}/" + _NAME_RE.sub("-*.parquet", shards[0]["path"])
+        on_disk = {m.path for r in FileSystems.match([pattern]) for m in r.metadata_list}
         for path in sorted(on_disk - listed):
             problems.append(f"{output}: {path} is not in the manifest")
         ids: Counter[str] = Counter()
@@ -87,8 +88,9 @@ def verify_output(root: str) -> list[str]:
                 continue
             if table.num_rows != shard["rows"]:
                 problems.append(f"{shard['path']}: {table.num_rows} rows, manifest says {shard['rows']}")
-            if output in OUTPUT_SCHEMAS:
-                problems += check_schema(shard["path"], table.schema, OUTPUT_SCHEMAS[output])
+            kind = output.split(".", 1)[0]
+            if kind in OUTPUT_SCHEMAS:
+                problems += check_schema(shard["path"], table.schema, OUTPUT_SCHEMAS[kind])
             if "id" in table.column_names:
                 ids.update(table.column("id").to_pylist())
             total_rows += table.num_rows
@@ -101,9 +103,11 @@ def verify_output(root: str) -> list[str]:
 
 def _check_funnel(manifest: dict[str, Any], output: str, total_rows: int) -> list[str]:
     """The rows on disk equal what the writing stage kept (a partial --only_shards run cannot be checked this way)."""
-    if output not in WRITE_STAGES:
+    kind, _, tier = output.partition(".")
+    if kind not in WRITE_STAGES:
         return []
-    job_name, stage = WRITE_STAGES[output]
+    job_name, stage = WRITE_STAGES[kind]
+    stage += f"-{tier}" if tier else ""
     job = manifest.get("jobs", {}).get(job_name)
     if not job or job.get("regenerations"):
         return []  # shards regenerated since the full run: the full-run funnel no longer describes all of them

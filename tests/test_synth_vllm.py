@@ -53,7 +53,11 @@ def synth_run(tiny_model, tmp_path_factory):
            "--serve_model", model, "--vllm_python", python, "--vllm_args", "--max-model-len 2048",
            "--serve_timeout_s", "300", "--progress_interval_s", "5",
            "--set", "synth.responses_per_question=2", "--set", "synth.max_seed_chars=400",
-           "--set", "synth.roles.question.max_tokens=400", "--set", "synth.roles.response.max_tokens=256"]
+           "--set", "synth.roles.question.max_tokens=400", "--set", "synth.roles.response.max_tokens=256",
+           # a second tier on half the seeds: its own split, its own stages (the same server stands in for a
+           # stronger model here)
+           "--set", "synth.tiers=[{name: hq, share: 0.5, roles: {question: {max_tokens: 400}, "
+                    "response: {max_tokens: 256}}}]"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return out, model, proc
@@ -80,11 +84,15 @@ def test_every_request_is_accounted_for_and_nothing_is_dead(synth_run):
     synth = manifest["jobs"]["synth"]
     assert synth["accounting_problems"] == []
     stages = {s["stage"]: s for s in synth["funnel"]}
-    questions, responses = stages["GenerateQuestions"], stages["GenerateResponses"]
-    assert questions["in"] == pq.read_metadata(DATA / "seeds" / "train-00000-of-00001.parquet").num_rows
-    assert responses["in"] == 2 * questions["kept"]
-    assert not [r for r in {**questions["dropped"], **responses["dropped"]} if r.startswith("dead_letter")]
-    assert questions["counters"]["tokens_completion"] > 0
+    seeds = pq.read_metadata(DATA / "seeds" / "train-00000-of-00001.parquet").num_rows
+    assert stages["GenerateQuestions"]["in"] + stages["GenerateQuestions-hq"]["in"] == seeds
+    for sfx in ("", "-hq"):
+        questions, responses = stages[f"GenerateQuestions{sfx}"], stages[f"GenerateResponses{sfx}"]
+        assert questions["in"] > 0
+        assert responses["in"] == 2 * questions["kept"]
+        assert not [r for r in {**questions["dropped"], **responses["dropped"]} if r.startswith("dead_letter")]
+        assert stages[f"WritePairs{sfx}"]["in"] == responses["kept"]
+    assert stages["GenerateQuestions"]["counters"]["tokens_completion"] > 0
     assert pq.read_table(out / "dead_letter" / "synth").num_rows == 0
     assert list((out / "cache" / "question").glob("*.jsonl"))
     assert "GenerateResponses" in proc.stdout  # the funnel was printed
@@ -94,3 +102,42 @@ def test_the_server_is_stopped_at_the_end(synth_run):
     _, model, _ = synth_run
     running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [line for line in running.splitlines() if "vllm.entrypoints" in line and model in line]
+
+
+def test_tiers_are_splits_of_their_own(synth_run):
+    out, _, _ = synth_run
+    train = pq.read_table([str(p) for p in sorted((out / "data").glob("train-*.parquet"))])
+    hq = pq.read_table([str(p) for p in sorted((out / "data").glob("hq-*.parquet"))])
+    assert set(train.column("tier").to_pylist()) <= {"standard"} and set(hq.column("tier").to_pylist()) == {"hq"}
+    assert not set(train.column("seed_id").to_pylist()) & set(hq.column("seed_id").to_pylist())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"data", "data.hq"} <= set(manifest["shards"])
+    assert manifest["jobs"]["synth"]["generation"]["hq"]["roles"]["question"]["prompt_version"] == "question-v2"
+    card = (out / "README.md").read_text()
+    assert "split: hq" in card and "path: data/hq-*.parquet" in card
+
+
+def test_pairs_carry_source_and_verification_columns(synth_run):
+    out, _, _ = synth_run
+    row = pq.read_table(out / "data").to_pylist()[0]
+    seeds = {r["id"]: r for r in pq.read_table(DATA / "seeds" / "train-00000-of-00001.parquet").to_pylist()}
+    seed = seeds[row["seed_id"]]
+    assert (row["url"], row["domain"], row["record_id"], row["warc_file"]) == (
+        seed["url"], seed["domain"], seed["record_id"], seed["warc_file"])
+    assert row["verification_method"] == "none" and row["verification_passed"] is None
+
+
+def test_trainer_readers_and_verify_accept_the_pairs(synth_run):
+    import datasets
+    import duckdb
+    import polars as pl
+
+    from pipeline.verify_output import verify_output
+
+    out, _, _ = synth_run
+    rows = pq.read_table(out / "data").num_rows
+    assert duckdb.sql(f"select count(*) from read_parquet('{out}/data/*.parquet')").fetchall()[0][0] == rows
+    assert pl.scan_parquet(f"{out}/data/*.parquet").select(pl.len()).collect().item() == rows
+    hf = datasets.load_dataset(str(out), cache_dir=str(out.parent / "hf-cache"))  # splits from the card
+    assert sum(split.num_rows for split in hf.values()) == rows and set(hf) == {"train", "hq"}
+    assert verify_output(str(out)) == []

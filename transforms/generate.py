@@ -220,6 +220,8 @@ class GenerateQuestionsFn(GenerateFn):
             return fields
         return Question(
             id=stable_id(seed.id, self.prompt.tag, self.language(seed)), seed_id=seed.id, url=seed.url,
+            domain=seed.domain, warc_file=seed.warc_file, record_id=seed.record_id, warc_date=seed.warc_date,
+            crawl_id=seed.crawl_id,
             instruction=fields["question"], language=self.language(seed),
             programming_language=fields["programming_language"], category=fields["category"],
             subcategory=fields["subcategory"], difficulty=fields["difficulty"], algorithmic=fields["algorithmic"],
@@ -245,6 +247,7 @@ class GenerateResponsesFn(GenerateFn):
         q, sample = item
         return Pair(
             id=stable_id(q.id, self.prompt.tag, str(sample)), seed_id=q.seed_id, question_id=q.id, url=q.url,
+            domain=q.domain, warc_file=q.warc_file, record_id=q.record_id, warc_date=q.warc_date, crawl_id=q.crawl_id,
             instruction=q.instruction, response=result.text.strip(), language=q.language,
             programming_language=q.programming_language, category=q.category, subcategory=q.subcategory,
             difficulty=q.difficulty, algorithmic=q.algorithmic, testable=q.testable, sample_index=sample,
@@ -269,17 +272,15 @@ class Generate(beam.PTransform):
 
 
 def GenerateQuestions(synth: SynthConfig, cache_root: str | None = None,  # noqa: N802
-                      progress_interval_s: float = 10.0) -> Generate:
+                      progress_interval_s: float = 10.0, stage: str = "GenerateQuestions") -> Generate:
     """Seeds in; Questions, drops and dead letters out."""
-    return Generate(GenerateQuestionsFn("GenerateQuestions", synth.roles.question, synth, cache_root,
-                                        progress_interval_s))
+    return Generate(GenerateQuestionsFn(stage, synth.roles.question, synth, cache_root, progress_interval_s))
 
 
 def GenerateResponses(synth: SynthConfig, cache_root: str | None = None,  # noqa: N802
-                      progress_interval_s: float = 10.0) -> Generate:
+                      progress_interval_s: float = 10.0, stage: str = "GenerateResponses") -> Generate:
     """(Question, sample index) in; Pairs, drops and dead letters out."""
-    return Generate(GenerateResponsesFn("GenerateResponses", synth.roles.response, synth, cache_root,
-                                        progress_interval_s))
+    return Generate(GenerateResponsesFn(stage, synth.roles.response, synth, cache_root, progress_interval_s))
 
 
 def expand_samples(question: Question, n: int) -> list[tuple[Question, int]]:

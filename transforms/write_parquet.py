@@ -49,8 +49,11 @@ def parquet_bytes(rows: list[dict[str, Any]], schema: pa.Schema, row_group_bytes
     rows = sorted(rows, key=lambda r: str(r.get("id", "")))
     table = pa.Table.from_pylist(rows, schema=schema)
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", row_group_size=rows_per_group(table, row_group_bytes),
-                   write_statistics=True)
+    if table.num_rows == 0:  # no row group at all: readers such as `datasets` choke on a zero-row group
+        pq.ParquetWriter(sink, schema, compression="zstd").close()
+    else:
+        pq.write_table(table, sink, compression="zstd", row_group_size=rows_per_group(table, row_group_bytes),
+                       write_statistics=True)
     return sink.getvalue().to_pybytes()
 
 

@@ -4,6 +4,7 @@ import hashlib
 import json
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.records import SEED_SCHEMA, Seed
@@ -36,6 +37,13 @@ def test_shard_count_from_target_size():
 def test_same_rows_give_the_same_bytes_in_any_order():
     rows = [_seed(i)._asdict() for i in range(20)]
     assert parquet_bytes(rows, SEED_SCHEMA, 1 << 20) == parquet_bytes(rows[::-1], SEED_SCHEMA, 1 << 20)
+
+
+def test_an_empty_shard_has_the_schema_and_no_row_group():
+    data = parquet_bytes([], SEED_SCHEMA, 1 << 20)
+    meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+    assert (meta.num_rows, meta.num_row_groups) == (0, 0)
+    assert pq.read_table(pa.BufferReader(data)).schema.remove_metadata() == SEED_SCHEMA
 
 
 def test_every_shard_is_written_with_hash_membership_and_an_index(tmp_path):
