@@ -33,7 +33,15 @@ def _beam_job(name: str) -> Job:
                lambda ns, beam_argv: launch.run_job(name, ns, beam_argv))
 
 
+def _dedup_job() -> Job:
+    from pipeline import dedup_job
+
+    return Job("Deduplicate and decontaminate seed Parquet or JSONL: OUTPUT/kept and OUTPUT/clusters.",
+               lambda parser: add_job_flags(parser, "dedup"), dedup_job.run)
+
+
 JOBS: dict[str, Job] = {name: _beam_job(name) for name in ("seeds", "synth", "all")}
+JOBS["dedup"] = _dedup_job()
 
 BEAM_NOTE = ("Any Beam pipeline option is accepted too and passed to the runner, e.g. --runner=DataflowRunner "
              "--project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py. Without --runner the job "
