@@ -17,6 +17,7 @@ from pipeline.config import NearDedupConfig
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, StageCounters, dropped_record
 
 CLUSTERS_TAG = "clusters"
+EDGES_TAG = "edges"  # the verified duplicate pairs (a, b), for audit and measurement
 KEEP_RULES = ("longest", "score", "earliest")
 
 
@@ -205,7 +206,7 @@ class _ApplyFn(_Counted):
 
 
 class MinHashDedup(beam.PTransform):
-    """Records in; outputs `kept`, `dropped` and `clusters` (one row per record). The flow: signatures ->
+    """Records in; outputs `kept`, `dropped`, `clusters` (one row per record) and `edges`. The flow: signatures ->
     (band, bucket) keys -> GroupByKey -> candidate pairs -> true-Jaccard check -> connected components ->
     one record kept per component by `config.keep`."""
 
@@ -239,9 +240,11 @@ class MinHashDedup(beam.PTransform):
                      | "MemberStats" >> beam.FlatMap(_member_with_stats)
                      | "GroupByCluster" >> beam.GroupByKey()
                      | "ChooseKept" >> beam.ParDo(_ChooseFn(c.keep)))
-        return ({"record": keyed, "decision": decisions} | "JoinDecisions" >> beam.CoGroupByKey()
-                | "Apply" >> beam.ParDo(_ApplyFn(stage, self.interval)).with_outputs(
-                    DROPPED_TAG, CLUSTERS_TAG, main=KEPT_TAG))
+        applied = ({"record": keyed, "decision": decisions} | "JoinDecisions" >> beam.CoGroupByKey()
+                   | "Apply" >> beam.ParDo(_ApplyFn(stage, self.interval)).with_outputs(
+                       DROPPED_TAG, CLUSTERS_TAG, main=KEPT_TAG))
+        return {KEPT_TAG: applied[KEPT_TAG], DROPPED_TAG: applied[DROPPED_TAG], CLUSTERS_TAG: applied[CLUSTERS_TAG],
+                EDGES_TAG: verified["edges"]}
 
 
 def kept_cluster_row(record: Any, view: DocView) -> ClusterRow:
