@@ -24,10 +24,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# This file is bench/dedup.py: its folder must not shadow the `dedup` package, so the repo root replaces it.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from dedup_corpus import (  # noqa: E402
+from bench.dedup_corpus import (  # noqa: E402
     REPO,
     build_corpus,
     doc_metrics,
@@ -59,20 +60,23 @@ def our_signatures_and_buckets(docs: list[tuple[str, str]]) -> tuple[float, int]
 
 
 def run_ours(docs: list[tuple[str, str]], work: Path) -> tuple[set, set, set, float]:
-    """The Beam MinHashDedup on the local runner: verified edges, removed ids, kept ids, wall seconds."""
+    """The Beam MinHashDedup on the local runner (2 workers), reading the documents from JSONL as the dedup job
+    does: verified edges, removed ids, kept ids, wall seconds."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from dedup.records import DocView, TextDoc
+    from dedup.records import DocView
     from pipeline.config import NearDedupConfig
+    from pipeline.dedup_job import text_doc_from_json
     from pipeline.options import LOCAL_RUNNER_FLAGS
     from transforms.dedup import MinHashDedup
 
-    records = [TextDoc(i, t, "", 0.0, "") for i, t in docs]
+    path = work / "ours.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in docs))
     started = time.monotonic()
     with beam.Pipeline(options=PipelineOptions(list(LOCAL_RUNNER_FLAGS))) as p:
-        out = p | beam.Create(records, reshuffle=True) | MinHashDedup(NearDedupConfig(threshold=THRESHOLD),
-                                                                      DocView())
+        out = (p | beam.io.ReadFromText(str(path)) | beam.Map(text_doc_from_json)
+               | MinHashDedup(NearDedupConfig(threshold=THRESHOLD), DocView()))
         out["edges"] | "E" >> beam.Map(json.dumps) | "WE" >> beam.io.WriteToText(str(work / "edges"))
         (out["clusters"] | "C" >> beam.Map(lambda r: json.dumps([r.id, r.kept]))
          | "WC" >> beam.io.WriteToText(str(work / "clusters")))
@@ -98,9 +102,8 @@ def run_datatrove(docs: list[tuple[str, str]], work: Path) -> dict | None:
 
 
 def cluster_memory(edges_path: str) -> None:
-    """Child mode: run the clustering step alone in this process (one in-memory worker) and print its peak RSS."""
-    import resource
-
+    """Child mode: run the clustering step alone in this process (one in-memory worker) and print its peak RSS
+    (VmHWM, which exec resets, unlike ru_maxrss that keeps the forking parent's size)."""
     import apache_beam as beam
     import psutil
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -112,7 +115,8 @@ def cluster_memory(edges_path: str) -> None:
     options = PipelineOptions(["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"])
     with beam.Pipeline(options=options) as p:
         _ = p | beam.Create(edges) | ConnectedComponents(8) | beam.combiners.Count.Globally()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    status = Path("/proc/self/status").read_text()
+    peak = int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) * 1024
     print(json.dumps({"rss_before_mb": before / 2**20, "peak_rss_mb": peak / 2**20}))
 
 
@@ -187,7 +191,7 @@ def main() -> None:
         small_ids = set(real_ids[: len(real_ids) // 4]) | family_bases | {i for i, _ in docs if "-c" in i}
         small_edges = sorted(e for e in edges if e[0] in small_ids and e[1] in small_ids)
         sizes = [("small", len(small_ids), small_edges), ("large", len(docs), sorted(edges)),
-                 ("large_x30_dups", len(docs) + 30 * (len(docs) - len(texts)), replicate(sorted(edges), 30))]
+                 ("large_x100_dups", len(docs) + 99 * (len(docs) - len(texts)), replicate(sorted(edges), 100))]
         for name, n_docs, sample in sizes:
             mem = measure_cluster_memory(sample, work, name)
             print(f"clustering step, {name}: {n_docs} docs, {len(sample)} edges -> peak RSS "

@@ -50,10 +50,6 @@ def lsh_params(threshold: float, num_perm: int = 128, bands: int = 0, rows: int 
     return best
 
 
-def _identity(value: int) -> int:
-    return value
-
-
 class SignatureMaker:
     """Shingles documents and signs them with datasketch's bulk generator; built once per worker in setup()."""
 
@@ -67,9 +63,10 @@ class SignatureMaker:
         return np.unique(ngram_hashes(words(text), self.ngram))
 
     def signatures(self, shingle_sets: Iterable[np.ndarray]) -> Iterator[LeanMinHash]:
-        """One LeanMinHash per shingle set; the shingles are already 64-bit hashes, so the hash is the identity."""
+        """One LeanMinHash per shingle set; the shingles are already 64-bit hashes, so the hash is the identity
+        (`int`, a C builtin, since datasketch calls it once per shingle)."""
         batches = (s.tolist() for s in shingle_sets)
-        for m in MinHash.generator(batches, num_perm=self.params.num_perm, seed=self.seed, hashfunc=_identity,
+        for m in MinHash.generator(batches, num_perm=self.params.num_perm, seed=self.seed, hashfunc=int,
                                    scheme=SCHEME):
             yield LeanMinHash(m)
 

@@ -35,8 +35,7 @@ def text_hash(text: str) -> str:
 
 def word_hashes(tokens: list[str]) -> np.ndarray:
     """One 64-bit xxh3 hash per word."""
-    h = xxhash.xxh3_64_intdigest
-    return np.fromiter((h(w) for w in tokens), dtype=np.uint64, count=len(tokens))
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, tokens), dtype=np.uint64, count=len(tokens))
 
 
 def ngram_hashes(tokens: list[str], n: int) -> np.ndarray:

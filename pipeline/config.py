@@ -49,6 +49,7 @@ class NearDedupConfig:
     min_candidate_recall: float = 0.995
     seed: int = 1
     keep: str = "longest"
+    per_component: str = "cover"
     max_bucket_size: int = 64
     cc_max_rounds: int = 8
 

@@ -11,13 +11,14 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from dedup.keep import choose_kept, keep_order
 from dedup.minhash import lsh_params
 from dedup.records import CLUSTER_SCHEMA, TEXT_DOC_SCHEMA, ClusterRow, DocView, TextDoc
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.graph import JobGraph, count_as, write_dropped
 from pipeline.records import SEED_SCHEMA, Seed
 from transforms.decontaminate import Decontaminate
-from transforms.dedup import CLUSTERS_TAG, ExactDedup, MinHashDedup, keep_order, kept_cluster_row
+from transforms.dedup import CLUSTERS_TAG, ExactDedup, MinHashDedup, kept_cluster_row
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, Stage, StageDoFn
 from transforms.write_parquet import WriteParquetShards
 
@@ -45,6 +46,7 @@ def add_dedup_stages(records, config: PipelineConfig, view: DocView) -> DedupSta
     try:
         lsh_params(c.near.threshold, c.near.num_perm, c.near.bands, c.near.rows, c.near.min_candidate_recall)
         keep_order(c.near.keep, "", 0, 0.0, "")
+        choose_kept({}, [], c.near.keep, c.near.per_component)
     except ValueError as exc:
         raise ConfigError(f"dedup.near: {exc}") from exc
     out = DedupStages(records)

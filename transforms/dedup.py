@@ -10,6 +10,7 @@ import numpy as np
 from apache_beam import pvalue
 
 from dedup.components import ConnectedComponents
+from dedup.keep import KEEP_RULES, PER_COMPONENT, choose_kept
 from dedup.minhash import SignatureMaker, bucket_pairs, lsh_params
 from dedup.records import ClusterRow, DedupDoc, DocView
 from dedup.text import jaccard, text_hash
@@ -18,7 +19,6 @@ from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, StageCounters, dropped
 
 CLUSTERS_TAG = "clusters"
 EDGES_TAG = "edges"  # the verified duplicate pairs (a, b), for audit and measurement
-KEEP_RULES = ("longest", "score", "earliest")
 
 
 class _Counted(beam.DoFn):
@@ -146,37 +146,38 @@ def _attach_first(element):
         yield b, (a, joined["sh"][0])
 
 
-def keep_order(rule: str, doc_id: str, length: int, score: float, date: str) -> tuple:
-    """Sort key: the first document in this order is the one its cluster keeps; ties fall to the lowest id."""
-    if rule == "longest":
-        return (-length, doc_id)
-    if rule == "score":
-        return (-score, -length, doc_id)
-    if rule == "earliest":
-        return (date == "", date, doc_id)
-    raise ValueError(f"unknown keep rule {rule!r}; expected one of {', '.join(KEEP_RULES)}")
-
-
 class _ChooseFn(beam.DoFn):
-    def __init__(self, rule: str):
+    def __init__(self, rule: str, per_component: str):
         self.rule = rule
+        self.per_component = per_component
 
     def process(self, element):
-        root, members = element
-        members = sorted({m[0]: m for m in members}.values(),
-                         key=lambda m: keep_order(self.rule, m[0], *m[1]))
-        keep_id = members[0][0]
+        root, items = element
+        members, edges = {}, []
+        for kind, a, b in items:
+            if kind == "m":
+                members[a] = tuple(b)
+            else:
+                edges.append((a, b))
+        chosen = choose_kept(members, edges, self.rule, self.per_component)
         size = len(members)
-        for doc_id, _ in members:
-            kept = doc_id == keep_id
-            detail = f"cluster_size={size}" if kept else f"kept={keep_id} cluster_size={size}"
-            yield doc_id, ClusterRow(doc_id, root, kept, "" if kept else "near_duplicate", detail)
+        for doc_id, keeper in chosen.items():
+            if keeper == doc_id:
+                yield doc_id, ClusterRow(doc_id, root, True, "", f"cluster_size={size}")
+            else:
+                yield doc_id, ClusterRow(doc_id, root, False, "near_duplicate", f"kept={keeper} cluster_size={size}")
 
 
-def _member_with_stats(element):
+def _by_component(element):
+    """(node, {root, stat, edge}) -> (root, member with its stats) and (root, each edge from node)."""
     node, joined = element
-    if joined["root"] and joined["stat"]:
-        yield joined["root"][0], (node, joined["stat"][0])
+    if not joined["root"]:
+        return
+    root = joined["root"][0]
+    if joined["stat"]:
+        yield root, ("m", node, joined["stat"][0])
+    for other in joined["edge"]:
+        yield root, ("e", node, other)
 
 
 class _ApplyFn(_Counted):
@@ -208,13 +209,16 @@ class _ApplyFn(_Counted):
 class MinHashDedup(beam.PTransform):
     """Records in; outputs `kept`, `dropped`, `clusters` (one row per record) and `edges`. The flow: signatures ->
     (band, bucket) keys -> GroupByKey -> candidate pairs -> true-Jaccard check -> connected components ->
-    one record kept per component by `config.keep`."""
+    the records a component keeps (`config.keep`, `config.per_component`)."""
 
     def __init__(self, config: NearDedupConfig, view: DocView, stage: str = "MinHashDedup",
                  progress_interval_s: float = 10.0, label: str | None = None):
         super().__init__(label)
         if config.keep not in KEEP_RULES:
             raise ValueError(f"dedup.near.keep must be one of {', '.join(KEEP_RULES)}, got {config.keep!r}")
+        if config.per_component not in PER_COMPONENT:
+            raise ValueError(f"dedup.near.per_component must be one of {', '.join(PER_COMPONENT)}, "
+                             f"got {config.per_component!r}")
         lsh_params(config.threshold, config.num_perm, config.bands, config.rows, config.min_candidate_recall)
         self.config, self.view, self.stage, self.interval = config, view, stage, progress_interval_s
 
@@ -236,10 +240,11 @@ class MinHashDedup(beam.PTransform):
         verified = ({"a": first, "sh": shingles} | "JoinSecond" >> beam.CoGroupByKey()
                     | "VerifyJaccard" >> beam.ParDo(_VerifyFn(c.threshold, stage)).with_outputs("stats", main="edges"))
         roots = verified["edges"] | "Components" >> ConnectedComponents(c.cc_max_rounds, stage)
-        decisions = ({"root": roots, "stat": verified["stats"]} | "JoinStats" >> beam.CoGroupByKey()
-                     | "MemberStats" >> beam.FlatMap(_member_with_stats)
-                     | "GroupByCluster" >> beam.GroupByKey()
-                     | "ChooseKept" >> beam.ParDo(_ChooseFn(c.keep)))
+        decisions = ({"root": roots, "stat": verified["stats"], "edge": verified["edges"]}
+                     | "JoinComponents" >> beam.CoGroupByKey()
+                     | "ByComponent" >> beam.FlatMap(_by_component)
+                     | "GroupByComponent" >> beam.GroupByKey()
+                     | "ChooseKept" >> beam.ParDo(_ChooseFn(c.keep, c.per_component)))
         applied = ({"record": keyed, "decision": decisions} | "JoinDecisions" >> beam.CoGroupByKey()
                    | "Apply" >> beam.ParDo(_ApplyFn(stage, self.interval)).with_outputs(
                        DROPPED_TAG, CLUSTERS_TAG, main=KEPT_TAG))

@@ -9,7 +9,7 @@ from pipeline.config import NearDedupConfig
 from pipeline.funnel import counters_from_result, funnel_from_counters
 from tests.conftest import local_pipeline
 from tests.dedup.fixtures import edit_words, pages
-from transforms.dedup import ExactDedup, MinHashDedup, keep_order
+from transforms.dedup import ExactDedup, MinHashDedup
 
 VIEW = DocView(text=("text",), score="score", date="date")
 
@@ -23,16 +23,6 @@ def _run(p):
     result = p.run()
     result.wait_until_finish()
     return {s.stage: s for s in funnel_from_counters(counters_from_result(result), [])}
-
-
-def test_keep_order_rules():
-    assert keep_order("longest", "b", 10, 0.0, "") < keep_order("longest", "a", 9, 0.0, "")
-    assert keep_order("longest", "a", 10, 0.0, "") < keep_order("longest", "b", 10, 0.0, "")
-    assert keep_order("score", "b", 1, 0.9, "") < keep_order("score", "a", 100, 0.5, "")
-    assert keep_order("earliest", "b", 1, 0.0, "2020-01-01") < keep_order("earliest", "a", 1, 0.0, "2021-01-01")
-    assert keep_order("earliest", "b", 1, 0.0, "2021-01-01") < keep_order("earliest", "a", 1, 0.0, "")
-    with pytest.raises(ValueError, match="unknown keep rule"):
-        keep_order("shortest", "a", 1, 0.0, "")
 
 
 def test_exact_dedup_keeps_the_lowest_id_whatever_the_order():
@@ -92,3 +82,5 @@ def test_empty_texts_and_duplicate_ids_are_accounted():
 def test_bad_keep_rule_is_rejected():
     with pytest.raises(ValueError, match="keep must be one of"):
         MinHashDedup(NearDedupConfig(keep="random"), VIEW)
+    with pytest.raises(ValueError, match="per_component must be one of"):
+        MinHashDedup(NearDedupConfig(per_component="all"), VIEW)
