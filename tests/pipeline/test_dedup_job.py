@@ -87,3 +87,22 @@ def test_json_lines_are_parsed_or_dropped_with_a_reason():
     assert text_doc_from_json("[1]") == Drop("bad_json", "not an object: [1]")
     assert text_doc_from_json('{"text": "t"}').reason == "no_id"
     assert text_doc_from_json('{"id": "a", "text": "t", "score": "high"}').reason == "bad_score"
+
+
+def test_seed_parquet_in_seed_parquet_out(tmp_path):
+    import pyarrow as pa
+
+    from pipeline.records import SEED_SCHEMA, Seed
+
+    texts = [p["text"] for p in pages()[:3]]
+    seeds = [Seed(f"s{i}", f"https://docs.python.org/{i}", "docs.python.org", f"<urn:{i}>", "2024-05-01T00:00:00Z",
+                  "CC-MAIN-2024-22", "f.warc.gz", i, "t", t, len(t), len(t.split()))
+             for i, t in enumerate([*texts, texts[0]])]
+    (tmp_path / "seeds").mkdir()
+    pq.write_table(pa.Table.from_pylist([s._asdict() for s in seeds], schema=SEED_SCHEMA),
+                   tmp_path / "seeds" / "train-00000-of-00001.parquet")
+    proc = _cli("--input", str(tmp_path / "seeds"), "--output", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    kept = pq.read_table(tmp_path / "out" / "kept")
+    assert kept.schema.remove_metadata() == SEED_SCHEMA
+    assert sorted(kept.column("id").to_pylist()) == ["s0", "s1", "s2"]
