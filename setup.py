@@ -21,12 +21,14 @@ INSTALL_REQUIRES = [
     "openai>=1.40,<4",
     "magika==1.0.3",
     "psutil>=5.9",
+    "matplotlib>=3.8",  # the PNG plots of `python -m pipeline inspect`
     "PyYAML>=6.0",
     "numpy>=1.26",
 ]
 
 EXTRAS = {
-    "dev": ["pytest>=8", "ruff>=0.6"],
+    # datasets, duckdb and polars: the tests check that every reader trainers use opens the output
+    "dev": ["pytest>=8", "ruff>=0.6", "datasets>=3", "duckdb>=1.1", "polars>=1.10"],
     "bench": ["datatrove==0.10.1"],
     "gcp": ["apache-beam[gcp]==2.77.0"],
 }

@@ -34,6 +34,8 @@ class ExtractConfig:
 class OutputConfig:
     seeds_num_shards: int = 4
     pairs_num_shards: int = 4
+    target_shard_rows: int = 0
+    target_shard_bytes: int = 256 * 1024 * 1024
     row_group_bytes: int = 16 * 1024 * 1024
     write_dropped: bool = True
 

@@ -15,12 +15,11 @@ from dedup.keep import choose_kept, keep_order
 from dedup.minhash import lsh_params
 from dedup.records import CLUSTER_SCHEMA, TEXT_DOC_SCHEMA, ClusterRow, DocView, TextDoc
 from pipeline.config import ConfigError, PipelineConfig
-from pipeline.graph import JobGraph, count_as, write_dropped
+from pipeline.graph import JobGraph, count_as, shard_writer, write_dropped
 from pipeline.records import SEED_SCHEMA, Seed
 from transforms.decontaminate import Decontaminate
 from transforms.dedup import CLUSTERS_TAG, ExactDedup, MinHashDedup, kept_cluster_row
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, Stage, StageDoFn
-from transforms.write_parquet import WriteParquetShards
 
 SEED_VIEW = DocView(text=("text",), score="quality_score", date="warc_date")
 TEXT_VIEW = DocView(text=("text",), score="score", date="date")
@@ -167,27 +166,33 @@ class _RowFn(StageDoFn):
         return text_doc_from_row(row)
 
 
-def build_dedup(p: beam.Pipeline, kind: str, files: list[str], config: PipelineConfig, output: str) -> JobGraph:
+def build_dedup(p: beam.Pipeline, kind: str, files: list[str], config: PipelineConfig, output: str,
+                only_shards: list[int] | None = None) -> JobGraph:
     """Documents in; OUTPUT/kept (same schema as seeds, else id/text/url/score/date) and OUTPUT/clusters out."""
     interval = config.progress_interval_s
     docs, read_drops = read_docs(p, kind, files, interval)
     stages = add_dedup_stages(docs, config, SEED_VIEW if kind == "seeds" else TEXT_VIEW)
-    shards, cluster_shards = config.output.seeds_num_shards, config.dedup.clusters_num_shards
-    (stages.kept | "CountKept" >> count_as("WriteKept", interval)
-     | "WriteKept" >> WriteParquetShards(f"{output}/kept", SEED_SCHEMA if kind == "seeds" else TEXT_DOC_SCHEMA,
-                                         shards, config.output.row_group_bytes))
+    kept_writer = shard_writer(f"{output}/kept", SEED_SCHEMA if kind == "seeds" else TEXT_DOC_SCHEMA,
+                               config.output.seeds_num_shards, config, only_shards=only_shards)
+    stages.kept | "CountKept" >> count_as("WriteKept", interval) | "WriteKept" >> kept_writer
     (stages.clusters | "AllClusterRows" >> beam.Flatten()
-     | "WriteClusters" >> WriteParquetShards(f"{output}/clusters", CLUSTER_SCHEMA, cluster_shards,
-                                             config.output.row_group_bytes))
+     | "WriteClusters" >> shard_writer(f"{output}/clusters", CLUSTER_SCHEMA, config.dedup.clusters_num_shards,
+                                       config))
     write_dropped(([read_drops] if read_drops is not None else []) + stages.dropped, output, "dedup", config)
     return JobGraph(["ReadDocs", *stages.stages, "WriteKept"],
-                    outputs={"kept": f"{output}/kept", "clusters": f"{output}/clusters"},
-                    num_shards={"kept": shards, "clusters": cluster_shards})
+                    outputs={"kept": f"{output}/kept", "clusters": f"{output}/clusters"})
 
 
 def run(ns: argparse.Namespace, beam_argv: list[str]) -> int:
     """`python -m pipeline dedup --input X --output Y`; returns the exit code."""
-    from pipeline.launch import EXIT_UNBALANCED, AccountingError, UsageError, resolve_config, run_graph
+    from pipeline.launch import (
+        EXIT_UNBALANCED,
+        AccountingError,
+        UsageError,
+        parse_only_shards,
+        resolve_config,
+        run_graph,
+    )
 
     if not ns.output:
         raise UsageError("dedup needs --output DIR")
@@ -195,8 +200,10 @@ def run(ns: argparse.Namespace, beam_argv: list[str]) -> int:
         raise UsageError("dedup needs --input: seed Parquet (directory or glob) or JSONL with id and text")
     config = resolve_config(ns)
     kind, files = input_kind([i for arg in ns.input for i in arg.split(",") if i])
+    only = parse_only_shards(getattr(ns, "only_shards", None), config.output.seeds_num_shards)
     try:
-        run_graph("dedup", lambda p: build_dedup(p, kind, files, config, ns.output), beam_argv, config, ns.output)
+        run_graph("dedup", lambda p: build_dedup(p, kind, files, config, ns.output, only), beam_argv, config,
+                  ns.output, only)
     except AccountingError as exc:
         import sys
 

@@ -15,6 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import seeds_job, synth_job
 from pipeline.config import PipelineConfig, load_config, parse_override, to_dict
+from pipeline.dataset_card import write_dataset_card
 from pipeline.funnel import (
     StageCounts,
     accounting_problems,
@@ -24,7 +25,7 @@ from pipeline.funnel import (
     render_table,
 )
 from pipeline.graph import JobGraph
-from pipeline.manifest import describe_shards, remove_stale_shards, write_manifest
+from pipeline.manifest import finalize_shards, write_manifest
 from pipeline.vllm_server import VLLMServer
 from transforms.warc_inputs import resolve_inputs
 
@@ -55,6 +56,22 @@ def resolve_config(ns: argparse.Namespace) -> PipelineConfig:
     return load_config(ns.config, overrides)
 
 
+def parse_only_shards(text: str | None, num_shards: int) -> list[int] | None:
+    """`--only_shards 3,17` as sorted shard indices, each checked against the fixed shard count."""
+    if not text:
+        return None
+    if num_shards <= 0:
+        raise UsageError("--only_shards needs a fixed shard count: set output.seeds_num_shards / pairs_num_shards")
+    try:
+        shards = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError as exc:
+        raise UsageError(f"--only_shards expects comma-separated shard numbers, got {text!r}") from exc
+    bad = [i for i in shards if not 0 <= i < num_shards]
+    if bad or not shards:
+        raise UsageError(f"--only_shards {text!r}: shards must be in 0..{num_shards - 1}")
+    return shards
+
+
 def synth_instructions(output: str) -> str:
     return ("The synth job needs an LLM. Run it on these seeds with a running OpenAI-compatible server:\n"
             f"  python -m pipeline synth --output {output} --llm_endpoint http://127.0.0.1:8000/v1\n"
@@ -79,7 +96,7 @@ def has_llm(ns: argparse.Namespace, config: PipelineConfig) -> bool:
 
 
 def run_graph(job: str, build: Callable[[beam.Pipeline], JobGraph], beam_argv: list[str], config: PipelineConfig,
-              output: str) -> list[StageCounts]:
+              output: str, only_shards: list[int] | None = None) -> list[StageCounts]:
     """Run one Beam pipeline, record its funnel and shards in the manifest, print the funnel, check accounting."""
     options = PipelineOptions(beam_argv)
     started = time.monotonic()
@@ -91,13 +108,13 @@ def run_graph(job: str, build: Callable[[beam.Pipeline], JobGraph], beam_argv: l
     funnel = funnel_from_counters(counters_from_result(result), graph.stages)
     outputs = {}
     for name, directory in graph.outputs.items():
-        n = graph.num_shards[name]
-        remove_stale_shards(directory, [f"{directory}/train-{i:05d}-of-{n:05d}.parquet" for i in range(n)])
-        outputs[name] = describe_shards(directory, output)
+        outputs[name] = finalize_shards(directory, output)
     tokens = {name: n for s in funnel for name, n in s.other.items() if name.startswith(("tokens_", "text_"))}
     problems = accounting_problems(funnel) + handoff_problems(funnel, graph.handoffs)
-    write_manifest(output, job, to_dict(config), funnel, outputs, tokens,
-                   extra={"wall_seconds": round(time.monotonic() - started, 2), "accounting_problems": problems})
+    manifest = write_manifest(output, job, to_dict(config), funnel, outputs, tokens, only_shards=only_shards,
+                              extra={"wall_seconds": round(time.monotonic() - started, 2),
+                                     "accounting_problems": problems})
+    write_dataset_card(output, manifest)
     print(f"\n{job} funnel ({output}):\n{render_table(funnel)}\n", flush=True)
     if problems:
         raise AccountingError(f"{job}: accounting does not balance:\n  " + "\n  ".join(problems))
@@ -109,8 +126,9 @@ def run_seeds(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConf
         raise UsageError("seeds needs --input: WARC paths, globs, or a Common Crawl warc.paths.gz listing")
     files = resolve_inputs(ns.input, ns.cc_base_url)
     _LOG.info("seeds: %d WARC file(s)", len(files))
-    return run_graph("seeds", lambda p: seeds_job.build_seeds(p, files, config, ns.output), beam_argv, config,
-                     ns.output)
+    only = parse_only_shards(ns.only_shards, config.output.seeds_num_shards)
+    return run_graph("seeds", lambda p: seeds_job.build_seeds(p, files, config, ns.output, only), beam_argv, config,
+                     ns.output, only)
 
 
 def seeds_glob(ns: argparse.Namespace) -> str:
@@ -136,10 +154,11 @@ def run_synth(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConf
 
     if not [m for r in FileSystems.match([glob]) for m in r.metadata_list]:
         raise UsageError(f"no seed shards match {glob}: run the seeds job first, or pass --seeds")
+    only = parse_only_shards(ns.only_shards, config.output.pairs_num_shards)
     with llm_endpoints(ns) as endpoints:
         config = with_endpoints(config, endpoints)
-        return run_graph("synth", lambda p: synth_job.build_synth(p, glob, config, ns.output), beam_argv, config,
-                         ns.output)
+        return run_graph("synth", lambda p: synth_job.build_synth(p, glob, config, ns.output, only), beam_argv,
+                         config, ns.output, only)
 
 
 def run_all(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:

@@ -23,6 +23,9 @@ class SyncodeOptions(PipelineOptions):
                             "Repeatable; values are read as YAML.")
         parser.add_argument("--progress_interval_s", type=float, default=None,
                             help="Seconds between progress lines per stage (config: progress_interval_s).")
+        parser.add_argument("--only_shards", default=None, metavar="I,J,...",
+                            help="Regenerate only these output shards (0-based, comma-separated), leaving the others "
+                            "byte-identical. Needs a fixed shard count (output.*_num_shards > 0).")
 
 
 class SeedsOptions(PipelineOptions):
