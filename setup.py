@@ -17,6 +17,7 @@ INSTALL_REQUIRES = [
     "charset-normalizer>=3.3",
     "fasttext-numpy2==0.10.4",
     "datasketch==2.0.0",
+    "xxhash==3.5.0",  # the fast shingle hash for MinHash, exact dedup and decontamination
     "openai>=1.40,<4",
     "magika==1.0.3",
     "psutil>=5.9",
@@ -40,7 +41,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline*", "transforms*", "prompts*", "dedup*"]),
-    package_data={"prompts": ["templates/*.yaml", "taxonomy.yaml"]},
+    package_data={"prompts": ["templates/*.yaml", "taxonomy.yaml"], "dedup": ["benchmarks/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["syncode=pipeline.cli:main"]},

@@ -33,6 +33,13 @@ def _beam_job(name: str) -> Job:
                lambda ns, beam_argv: launch.run_job(name, ns, beam_argv))
 
 
+def _dedup_job() -> Job:
+    from pipeline import dedup_job
+
+    return Job("Deduplicate and decontaminate seed Parquet or JSONL: OUTPUT/kept and OUTPUT/clusters.",
+               lambda parser: add_job_flags(parser, "dedup"), dedup_job.run)
+
+
 def _add_output_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", metavar="OUT", help="An output directory written by seeds/synth/all.")
 
@@ -62,6 +69,7 @@ def _run_inspect(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
 
 
 JOBS: dict[str, Job] = {name: _beam_job(name) for name in ("seeds", "synth", "all")}
+JOBS["dedup"] = _dedup_job()
 JOBS["verify"] = Job("Check OUT against its manifest: schema, sha256, row counts, funnel, duplicate ids; exit 1 on "
                      "any mismatch.", _add_output_arg, _run_verify, beam=False)
 JOBS["inspect"] = Job("Summarise OUT: shards, funnel, language and category histograms, sample rows; writes PNG "

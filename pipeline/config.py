@@ -41,6 +41,38 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class NearDedupConfig:
+    enabled: bool = True
+    threshold: float = 0.8
+    ngram: int = 5
+    num_perm: int = 128
+    bands: int = 0
+    rows: int = 0
+    min_candidate_recall: float = 0.995
+    seed: int = 1
+    keep: str = "longest"
+    per_component: str = "cover"
+    max_bucket_size: int = 64
+    cc_max_rounds: int = 8
+
+
+@dataclass(frozen=True)
+class DecontamConfig:
+    enabled: bool = True
+    ngram: int = 10
+    benchmarks: tuple[str, ...] = ("humaneval", "mbpp")
+    extra_jsonl: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+    near: NearDedupConfig = field(default_factory=NearDedupConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    clusters_num_shards: int = 1
+
+
+@dataclass(frozen=True)
 class LLMRoleConfig:
     """One LLM role: where it is served, which model, how it samples, how hard the client tries."""
 
@@ -95,6 +127,7 @@ class PipelineConfig:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -46,10 +46,14 @@ def resolve_config(ns: argparse.Namespace) -> PipelineConfig:
     """The YAML config with --set overrides, then the dedicated flags, applied in that order."""
     overrides = dict(parse_override(text) for text in ns.config_overrides)
     for flag, key in (("progress_interval_s", "progress_interval_s"), ("seeds_num_shards", "output.seeds_num_shards"),
-                      ("pairs_num_shards", "output.pairs_num_shards")):
+                      ("pairs_num_shards", "output.pairs_num_shards"), ("dedup_threshold", "dedup.near.threshold"),
+                      ("dedup_keep", "dedup.near.keep")):
         value = getattr(ns, flag, None)
         if value is not None:
             overrides[key] = value
+    if getattr(ns, "decontam_prompts", None):
+        base = load_config(ns.config, overrides).dedup.decontam.extra_jsonl
+        overrides["dedup.decontam.extra_jsonl"] = [*base, *ns.decontam_prompts]
     return load_config(ns.config, overrides)
 
 

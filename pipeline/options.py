@@ -66,10 +66,39 @@ class SynthOptions(PipelineOptions):
                             help="Parquet shards for OUTPUT/data (config: output.pairs_num_shards).")
 
 
+class DedupOptions(PipelineOptions):
+    """Flags of the dedup stages (seeds and dedup jobs): near-duplicate threshold, keep rule, more benchmarks."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--dedup_threshold", type=float, default=None,
+                            help="Jaccard of word 5-gram sets at which two documents are near duplicates "
+                            "(config: dedup.near.threshold).")
+        parser.add_argument("--dedup_keep", choices=("longest", "score", "earliest"), default=None,
+                            help="Which document a near-duplicate cluster keeps (config: dedup.near.keep).")
+        parser.add_argument("--decontam_prompts", action="append", default=[], metavar="FILE.jsonl",
+                            help="JSONL of benchmark prompts to decontaminate against, besides HumanEval and MBPP "
+                            "(a prompt/question/instruction/text field per line). Repeatable.")
+
+
+class DedupInputOptions(PipelineOptions):
+    """Flags of the dedup job: which documents to deduplicate."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        try:
+            parser.add_argument("--input", action="append", default=[],
+                                help="Documents to dedup: seed Parquet (a directory, glob or file) or JSONL "
+                                "(.jsonl/.jsonl.gz) with `id` and `text` per line. Repeatable.")
+        except argparse.ArgumentError:
+            pass  # the seeds job's --input is already on this parser (Beam parses every options class at once)
+
+
 JOB_OPTIONS = {
-    "seeds": (SyncodeOptions, SeedsOptions),
+    "seeds": (SyncodeOptions, SeedsOptions, DedupOptions),
     "synth": (SyncodeOptions, SynthOptions),
-    "all": (SyncodeOptions, SeedsOptions, SynthOptions),
+    "all": (SyncodeOptions, SeedsOptions, DedupOptions, SynthOptions),
+    "dedup": (SyncodeOptions, DedupInputOptions, DedupOptions),
 }
 
 

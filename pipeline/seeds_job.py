@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from dedup.records import CLUSTER_SCHEMA
 from pipeline.config import PipelineConfig
+from pipeline.dedup_job import SEED_VIEW, add_dedup_stages
 from pipeline.graph import JobGraph, count_as, shard_writer, write_dropped
 from pipeline.records import SEED_SCHEMA
 from transforms.extract_text import ExtractText
@@ -16,12 +18,26 @@ STAGES = ["ReadWarc", "Extract", "WriteSeeds"]
 
 def build_seeds(p: beam.Pipeline, files: list[str], config: PipelineConfig, output: str,
                 only_shards: list[int] | None = None) -> JobGraph:
-    """WARC files to seed Parquet: read, extract, write; later issues insert recall, quality and dedup stages."""
+    """WARC files to seed Parquet: read, extract, dedup, write; later issues insert recall and quality stages."""
     interval = config.progress_interval_s
     read = p | "WarcFiles" >> beam.Create(files) | "ReadWarc" >> ReadWarc(config.read, interval)
     extracted = read[KEPT_TAG] | "Extract" >> ExtractText(config.extract, interval)
+    seeds, stages = extracted[KEPT_TAG], STAGES[:-1]
+    dropped = [read[DROPPED_TAG], extracted[DROPPED_TAG]]
+    outputs = {}
+
+    # ---- dedup (issue 5): decontaminate, exact, MinHash near-dup; the last stages before WriteSeeds ----
+    dedup = add_dedup_stages(seeds, config, SEED_VIEW)
+    seeds, stages, dropped = dedup.kept, stages + dedup.stages, dropped + dedup.dropped
+    outputs["seed_clusters"] = f"{output}/seed_clusters"
+    (dedup.clusters | "SeedClusterRows" >> beam.Flatten()
+     | "WriteSeedClusters" >> shard_writer(outputs["seed_clusters"], CLUSTER_SCHEMA,
+                                           config.dedup.clusters_num_shards, config))
+    # ---- end dedup ----
+
     writer = shard_writer(f"{output}/seeds", SEED_SCHEMA, config.output.seeds_num_shards, config,
                           only_shards=only_shards, token_columns=("text_words", "text_chars"))
-    extracted[KEPT_TAG] | "CountSeeds" >> count_as("WriteSeeds", interval) | "WriteSeeds" >> writer
-    write_dropped([read[DROPPED_TAG], extracted[DROPPED_TAG]], output, "seeds", config)
-    return JobGraph(STAGES, outputs={"seeds": f"{output}/seeds"})
+    seeds | "CountSeeds" >> count_as("WriteSeeds", interval) | "WriteSeeds" >> writer
+    write_dropped(dropped, output, "seeds", config)
+    outputs["seeds"] = f"{output}/seeds"
+    return JobGraph([*stages, "WriteSeeds"], outputs=outputs)

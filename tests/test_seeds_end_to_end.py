@@ -43,12 +43,14 @@ def test_manifest_accounts_for_every_record(seeds_run):
     out, _ = seeds_run
     manifest = json.loads((out / "manifest.json").read_text())
     job = manifest["jobs"]["seeds"]
-    assert job["stages_run"] == ["ReadWarc", "Extract", "WriteSeeds"]
+    assert job["stages_run"] == ["ReadWarc", "Extract", "Decontaminate", "ExactDedup", "MinHashDedup", "WriteSeeds"]
     funnel = {s["stage"]: s for s in job["funnel"]}
     for stage in funnel.values():
         assert stage["in"] == stage["kept"] + sum(stage["dropped"].values()), stage
     assert funnel["ReadWarc"]["kept"] == funnel["Extract"]["in"]
-    assert funnel["Extract"]["kept"] == funnel["WriteSeeds"]["in"]
+    for a, b in [("Extract", "Decontaminate"), ("Decontaminate", "ExactDedup"), ("ExactDedup", "MinHashDedup"),
+                 ("MinHashDedup", "WriteSeeds")]:
+        assert funnel[a]["kept"] == funnel[b]["in"]
     rows = sum(s["rows"] for s in job["outputs"]["seeds"])
     assert rows == funnel["WriteSeeds"]["kept"] == pq.read_table(out / "seeds").num_rows
     dropped = pq.read_table(out / "dropped" / "seeds")
