@@ -86,10 +86,13 @@ def test_every_request_is_accounted_for_and_nothing_is_dead(synth_run):
     stages = {s["stage"]: s for s in synth["funnel"]}
     seeds = pq.read_metadata(DATA / "seeds" / "train-00000-of-00001.parquet").num_rows
     assert stages["GenerateQuestions"]["in"] + stages["GenerateQuestions-hq"]["in"] == seeds
+    questions_kept = stages["GenerateQuestions"]["kept"] + stages["GenerateQuestions-hq"]["kept"]
+    assert stages["Decontaminate"]["in"] == questions_kept  # questions are deduplicated before responses
+    responses_in = stages["GenerateResponses"]["in"] + stages["GenerateResponses-hq"]["in"]
+    assert responses_in == 2 * stages["MinHashDedup"]["kept"]
     for sfx in ("", "-hq"):
         questions, responses = stages[f"GenerateQuestions{sfx}"], stages[f"GenerateResponses{sfx}"]
         assert questions["in"] > 0
-        assert responses["in"] == 2 * questions["kept"]
         assert not [r for r in {**questions["dropped"], **responses["dropped"]} if r.startswith("dead_letter")]
         assert stages[f"WritePairs{sfx}"]["in"] == responses["kept"]
     assert stages["GenerateQuestions"]["counters"]["tokens_completion"] > 0
