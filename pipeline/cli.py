@@ -33,7 +33,23 @@ def _beam_job(name: str) -> Job:
                lambda ns, beam_argv: launch.run_job(name, ns, beam_argv))
 
 
+def _train_classifier_job() -> Job:
+    from pipeline import train_classifier
+
+    return Job("Train the fastText code-relatedness classifier; report held-out precision/recall; write a card.",
+               train_classifier.add_flags, train_classifier.run, beam=False)
+
+
+def _recall_job() -> Job:
+    from pipeline import recall_job
+
+    return Job("Score a crawl with the code classifier and list domains where many pages score high (for retraining).",
+               recall_job.add_flags, recall_job.run, beam=False)
+
+
 JOBS: dict[str, Job] = {name: _beam_job(name) for name in ("seeds", "synth", "all")}
+JOBS["train-classifier"] = _train_classifier_job()
+JOBS["recall"] = _recall_job()
 
 BEAM_NOTE = ("Any Beam pipeline option is accepted too and passed to the runner, e.g. --runner=DataflowRunner "
              "--project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py. Without --runner the job "
