@@ -33,6 +33,20 @@ def _beam_job(name: str) -> Job:
                lambda ns, beam_argv: launch.run_job(name, ns, beam_argv))
 
 
+def _train_classifier_job() -> Job:
+    from pipeline import train_classifier
+
+    return Job("Train the fastText code-relatedness classifier; report held-out precision/recall; write a card.",
+               train_classifier.add_flags, train_classifier.run, beam=False)
+
+
+def _recall_job() -> Job:
+    from pipeline import recall_job
+
+    return Job("Score a crawl with the code classifier and list domains where many pages score high (for retraining).",
+               recall_job.add_flags, recall_job.run, beam=False)
+
+
 def _dedup_job() -> Job:
     from pipeline import dedup_job
 
@@ -74,6 +88,8 @@ JOBS["verify"] = Job("Check OUT against its manifest: schema, sha256, row counts
                      "any mismatch.", _add_output_arg, _run_verify, beam=False)
 JOBS["inspect"] = Job("Summarise OUT: shards, funnel, language and category histograms, sample rows; writes PNG "
                       "plots and an HTML report.", _add_inspect_args, _run_inspect, beam=False)
+JOBS["train-classifier"] = _train_classifier_job()
+JOBS["recall"] = _recall_job()
 
 BEAM_NOTE = ("Any Beam pipeline option is accepted too and passed to the runner, e.g. --runner=DataflowRunner "
              "--project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py. Without --runner the job "

@@ -25,9 +25,58 @@ class ReadConfig:
 
 
 @dataclass(frozen=True)
+class FirstPassConfig:
+    min_text_chars: int = 100
+
+
+@dataclass(frozen=True)
+class CodeClassifierConfig:
+    model_path: str = "models/code_classifier.ftz"
+    threshold: float = 0.5
+    max_chars: int = 30000
+
+
+@dataclass(frozen=True)
 class ExtractConfig:
     min_text_chars: int = 200
     include_comments: bool = False
+
+
+@dataclass(frozen=True)
+class LangIdConfig:
+    model_path: str = "models/lid.176.ftz"
+    languages: tuple[str, ...] = ("en", "zh")
+    min_score: float = 0.5
+    max_chars: int = 5000
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    min_prose_words: int = 40
+    max_code_fraction: float = 0.95
+    min_code_lines: int = 3
+    max_dup_line_fraction: float = 0.3
+    max_dup_code_block_fraction: float = 0.5
+    max_top_2gram_fraction: float = 0.2
+    max_boilerplate_fraction: float = 0.3
+    max_line_chars: int = 3000
+
+
+@dataclass(frozen=True)
+class ScrubConfig:
+    secrets: bool = True
+    emails: bool = True
+    ip_addresses: bool = True
+    keep_private_ips: bool = True
+
+
+@dataclass(frozen=True)
+class BalanceConfig:
+    languages: tuple[str, ...] = ()
+    caps: dict[str, int] = field(default_factory=dict)
+    default_cap: int = 0
+    max_share: float = 1.0
+    salt: str = "balance-v1"
 
 
 @dataclass(frozen=True)
@@ -124,7 +173,13 @@ class SynthConfig:
 class PipelineConfig:
     progress_interval_s: float = 10.0
     read: ReadConfig = field(default_factory=ReadConfig)
+    first_pass: FirstPassConfig = field(default_factory=FirstPassConfig)
+    code_classifier: CodeClassifierConfig = field(default_factory=CodeClassifierConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    lang_id: LangIdConfig = field(default_factory=LangIdConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    scrub: ScrubConfig = field(default_factory=ScrubConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
@@ -137,6 +192,11 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return from_dict(hint, value, prefix=key)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        key_hint, value_hint = typing.get_args(hint)
+        return {_coerce(k, key_hint, key): _coerce(v, value_hint, f"{key}.{k}") for k, v in value.items()}
     if origin is tuple:
         items = value if isinstance(value, list | tuple) else [value]
         (item_hint, _ellipsis) = typing.get_args(hint)

@@ -59,9 +59,13 @@ def shard_writer(directory: str, schema, num_shards: int, config: PipelineConfig
 
 
 def write_dropped(dropped: list, output: str, job: str, config: PipelineConfig) -> None:
-    """Every dropped record, with stage and reason, to OUT/dropped/JOB for audit."""
+    """Every dropped record, with stage and reason, to OUT/dropped/JOB for audit; details are scrubbed of secrets."""
     if not config.output.write_dropped or not dropped:
         return
+    from transforms.scrub import scrub_dropped
+
     writer = WriteParquetShards(f"{output}/dropped/{job}", DROPPED_SCHEMA, 1, prefix="dropped",
                                 shard_key=lambda d: f"{d.stage}/{d.id}")
-    tuple(dropped) | f"{job}Drops" >> beam.Flatten() | f"Write{job.title()}Drops" >> writer
+    (tuple(dropped) | f"{job}Drops" >> beam.Flatten() | f"Scrub{job.title()}Drops" >> beam.Map(scrub_dropped,
+                                                                                                 config.scrub)
+     | f"Write{job.title()}Drops" >> writer)

@@ -47,7 +47,8 @@ def resolve_config(ns: argparse.Namespace) -> PipelineConfig:
     overrides = dict(parse_override(text) for text in ns.config_overrides)
     for flag, key in (("progress_interval_s", "progress_interval_s"), ("seeds_num_shards", "output.seeds_num_shards"),
                       ("pairs_num_shards", "output.pairs_num_shards"), ("dedup_threshold", "dedup.near.threshold"),
-                      ("dedup_keep", "dedup.near.keep")):
+                      ("dedup_keep", "dedup.near.keep"), ("lid_model", "lang_id.model_path"),
+                      ("code_model", "code_classifier.model_path")):
         value = getattr(ns, flag, None)
         if value is not None:
             overrides[key] = value

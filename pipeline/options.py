@@ -40,6 +40,12 @@ class SeedsOptions(PipelineOptions):
                             help="Base URL for the relative paths in a warc.paths.gz listing.")
         parser.add_argument("--seeds_num_shards", type=int, default=None,
                             help="Parquet shards for OUTPUT/seeds (config: output.seeds_num_shards).")
+        parser.add_argument("--lid_model", default=None,
+                            help="fastText language-ID model, e.g. the full lid.176.bin for more accuracy "
+                            "(config: lang_id.model_path; default: the bundled lid.176.ftz).")
+        parser.add_argument("--code_model", default=None,
+                            help="fastText code-relatedness model from train-classifier "
+                            "(config: code_classifier.model_path; default: the bundled models/code_classifier.ftz).")
 
 
 class SynthOptions(PipelineOptions):

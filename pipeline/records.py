@@ -61,6 +61,13 @@ class Seed(NamedTuple):
     text: str
     text_chars: int
     text_words: int
+    code_score: float = -1.0  # the code classifier's probability that the page is about code
+    nl_lang: str = ""  # natural language of the prose (lid.176 label, e.g. en, zh)
+    nl_score: float = 0.0  # lid.176 probability of nl_lang
+    programming_language: str = ""  # main programming language of the code, "" until tagged
+    prose_words: int = -1  # words outside code blocks (quality rules)
+    code_lines: int = -1  # non-blank lines inside code blocks (quality rules)
+    scrubbed: int = 0  # secrets and PII replaced by placeholders
 
 
 class Question(NamedTuple):

@@ -42,7 +42,12 @@ def _split_tiers(label: str, pcoll, seed_id, tiers: tuple[TierConfig, ...]) -> l
 
 
 def _to_seed(row: dict) -> Seed:
-    return Seed(**{name: row[name] for name in Seed._fields})
+    """A seed row as a Seed; columns an older seeds run did not write take the field's default."""
+    defaults = Seed._field_defaults
+    missing = [n for n in Seed._fields if n not in row and n not in defaults]
+    if missing:
+        raise ValueError(f"seed row {row.get('id')!r} lacks required columns {missing}")
+    return Seed(**{name: row[name] if name in row else defaults[name] for name in Seed._fields})
 
 
 def _suffix(tier: str) -> str:
@@ -77,7 +82,7 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     interval = config.progress_interval_s
     synth = config.synth
     cache_root = f"{output}/cache" if synth.cache else None
-    seeds = (p | "ReadSeeds" >> beam.io.ReadFromParquet(seeds_glob, columns=list(Seed._fields))
+    seeds = (p | "ReadSeeds" >> beam.io.ReadFromParquet(seeds_glob)
              | "ToSeed" >> beam.Map(_to_seed) | "CountReadSeeds" >> count_as("ReadSeeds", interval)
              | "SpreadSeeds" >> beam.Reshuffle())
     if only_shards:  # regenerate only the pairs of these shards: other seeds cost nothing

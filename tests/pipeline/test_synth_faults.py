@@ -9,7 +9,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.funnel import accounting_problems, counters_from_result, funnel_from_counters, handoff_problems
 from pipeline.launch import with_endpoints, with_models
-from pipeline.records import SEED_SCHEMA
+from pipeline.records import SEED_SCHEMA, Seed
 from pipeline.synth_job import build_synth
 from tests.conftest import DATA, local_pipeline
 from tests.fault_server import FaultServer
@@ -44,7 +44,7 @@ def write_seeds(path) -> dict[str, str]:
     rows = pq.read_table(DATA / "seeds" / "train-00000-of-00001.parquet").to_pylist()
     out, tags = [], {}
     for i, tag in enumerate(CASES):
-        row = dict(rows[i % len(rows)], id=f"seed-{i:02d}", title=f"Page [[{tag}]]")
+        row = dict({**Seed._field_defaults, **rows[i % len(rows)]}, id=f"seed-{i:02d}", title=f"Page [[{tag}]]")
         out.append(row)
         tags[row["id"]] = tag
     path.mkdir(parents=True)

@@ -19,3 +19,15 @@ def test_screen_page_keeps_the_page_fields():
     page = Page("i", "u", "r", "d", "c", "f", 3, "text/html", "utf-8", HTML)
     screened = screen_page(page, "t", code_signals(HTML, "t"))
     assert screened.offset == 3 and screened.html == HTML and screened.code_score == -1.0
+
+
+def test_first_pass_stage_drops_pages_without_text():
+    from pipeline.config import FirstPassConfig
+    from transforms.first_pass import decide_first_pass
+    from transforms.stage import Drop
+
+    page = Page("i", "u", "r", "d", "c", "f", 3, "text/html", "utf-8", HTML)
+    assert decide_first_pass(page._replace(html="<html><body> </body></html>"), FirstPassConfig()) == Drop(
+        "no_text", "0")
+    kept = decide_first_pass(page, FirstPassConfig(min_text_chars=10))
+    assert kept.plain_text.startswith("Hello world") and kept.n_pre == 1 and kept.code_score == -1.0

@@ -1,0 +1,1 @@
+"""Bundled model files (fastText): shipped as package data so installed workers (Dataflow) find them."""
