@@ -25,6 +25,11 @@ class ReadConfig:
 
 
 @dataclass(frozen=True)
+class FirstPassConfig:
+    min_text_chars: int = 100
+
+
+@dataclass(frozen=True)
 class ExtractConfig:
     min_text_chars: int = 200
     include_comments: bool = False
@@ -66,6 +71,7 @@ class SynthConfig:
 class PipelineConfig:
     progress_interval_s: float = 10.0
     read: ReadConfig = field(default_factory=ReadConfig)
+    first_pass: FirstPassConfig = field(default_factory=FirstPassConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from pipeline.config import FirstPassConfig
+from transforms.stage import Drop, Stage, StageDoFn
+
+STAGE = "FirstPass"
+
 _PRE_RE = re.compile(rb"<pre[\s>]", re.I)
 _CODE_RE = re.compile(rb"<code[\s>]", re.I)
 _CODE_LINE_RE = re.compile(
@@ -43,3 +48,30 @@ def screen_page(page, text: str, signals: CodeSignals):
 
     return ScreenedPage(*page, plain_text=text, n_pre=signals.n_pre, n_code=signals.n_code,
                         code_like_lines=signals.code_like_lines, code_score=-1.0)
+
+
+def decide_first_pass(page, config) -> Drop | object:
+    """The screened page, or a Drop when the fast text pass finds (almost) nothing to read."""
+    try:
+        text = plain_text(page.html)
+    except Exception as exc:  # resiliparse raises on a few hostile documents; count them, never crash
+        return Drop("first_pass_error", f"{type(exc).__name__}: {exc}")
+    if len(text.strip()) < config.min_text_chars:
+        return Drop("no_text", str(len(text.strip())))
+    return screen_page(page, text, code_signals(page.html, text))
+
+
+class FirstPassFn(StageDoFn):
+    """Pages in, ScreenedPages out: resiliparse plain text and code signals for every page of the crawl."""
+
+    def __init__(self, config: FirstPassConfig, progress_interval_s: float = 10.0):
+        super().__init__(STAGE, progress_interval_s)
+        self.config = config
+
+    def decide(self, page):
+        return decide_first_pass(page, self.config)
+
+
+def FirstPass(config: FirstPassConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802
+    """Pages in, ScreenedPages out, with a `dropped` output."""
+    return Stage(FirstPassFn(config, progress_interval_s))

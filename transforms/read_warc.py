@@ -10,8 +10,6 @@ from typing import BinaryIO
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.config import ReadConfig
