@@ -33,6 +33,14 @@ class FirstPassConfig:
 class ExtractConfig:
     min_text_chars: int = 200
     include_comments: bool = False
+    favor_recall: bool = False
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class CodeLangConfig:
+    min_score: float = 0.5
+    min_block_chars: int = 20
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class PipelineConfig:
     read: ReadConfig = field(default_factory=ReadConfig)
     first_pass: FirstPassConfig = field(default_factory=FirstPassConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    code_lang: CodeLangConfig = field(default_factory=CodeLangConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
 

@@ -58,9 +58,17 @@ class Seed(NamedTuple):
     warc_file: str
     offset: int
     title: str
-    text: str
+    text: str  # Markdown: trafilatura's main content with every code block fenced verbatim
     text_chars: int
     text_words: int
+    date: str = ""  # the page's publication date as trafilatura read it (YYYY-MM-DD), "" when unknown
+    page_language: str = ""  # natural language the page declares (<html lang>, Content-Language), "" when none
+    code_blocks: int = 0  # fenced code blocks in `text`
+    code_chars: int = 0  # characters inside them
+    code_hints: list[str] = []  # per block, the language its markup names (class="language-x"), "" when none
+    code_languages: list[str] = []  # per block, magika's label ("" below the confidence floor)
+    programming_language: str = ""  # main programming language: the label with the most code characters
+    programming_language_score: float = 0.0  # its share of the labelled code characters times magika's confidence
 
 
 class Question(NamedTuple):
