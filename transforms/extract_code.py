@@ -7,7 +7,6 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from lxml import etree
-from lxml import html as lxml_html
 
 from pipeline.config import ExtractConfig
 from pipeline.records import Seed
@@ -29,7 +28,8 @@ _TOKEN = "SYNCODEBLOCK{}X"
 _TOKEN_RE = re.compile(r"SYNCODEBLOCK(\d+)X")
 _FENCE_RE = re.compile(r"^(`{3,}|~{3,})")
 # trafilatura escapes CommonMark specials in prose (read\_inline); seeds are read by people and LLMs, not renderers
-_ESCAPE_RE = re.compile(r"\\([*_`~\[\]<>#+\-.)!|])")
+_ESCAPE_RE = re.compile(r"\\([*_`~\[\]<>#+\-.)!])")  # not \\|: it keeps table cells apart
+_NOT_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _INLINE_CODE_RE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)")
 
 
@@ -49,14 +49,16 @@ def domain_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def _parser() -> lxml_html.HTMLParser:
+def _parser() -> etree.HTMLParser:
+    """Plain lxml elements, as trafilatura builds them: lxml.html's element classes cost a Python lookup each."""
     global _PARSER
     if _PARSER is None:
-        _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True)
+        _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False,
+                                   default_doctype=False)
     return _PARSER
 
 
-_PARSER: lxml_html.HTMLParser | None = None
+_PARSER: etree.HTMLParser | None = None
 
 
 def page_language_hints(tree: etree._Element) -> str:
@@ -117,7 +119,7 @@ def _splice(body: str, blocks: list[CodeBlock], keep_missing: list[bool]) -> str
                     if n < len(blocks) and n not in placed:
                         placed[n] = len(out)
                         out.append(fence(blocks[n]))
-            else:
+            elif inner.strip():  # a fence trafilatura made itself (not from a <pre>): kept as it is
                 out.append("\n".join(lines[i:end + 1]))
             i = end + 1
             continue
@@ -144,15 +146,18 @@ def _splice(body: str, blocks: list[CodeBlock], keep_missing: list[bool]) -> str
         out.insert(at, fence(block))
         placed = {m: (p + 1 if p >= at else p) for m, p in placed.items()}
         placed[n] = at
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(_spaced(out))).strip()
+    return "\n".join(_spaced(out)).strip()
 
 
 def _spaced(parts: list[str]) -> list[str]:
-    """A blank line around every fenced block, so the Markdown reads the same in every renderer."""
+    """One blank line around every fenced block and between paragraphs; code inside a fence is left alone."""
     out: list[str] = []
     for part in parts:
-        is_fence = part.startswith("```")
-        if is_fence and out and out[-1] != "":
+        is_fence = part.startswith(("```", "~~~"))
+        if (is_fence or not part.strip()) and out and out[-1] == "":
+            if not is_fence:
+                continue
+        elif is_fence and out:
             out.append("")
         out.append(part)
         if is_fence:
@@ -166,23 +171,28 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
 
     try:
         # bytes plus a declared encoding: lxml refuses str input that carries an <?xml encoding=...?> declaration
-        tree = lxml_html.document_fromstring(html.encode("utf-8", errors="replace"), parser=_parser())
-    except (etree.ParserError, ValueError) as exc:
+        tree = etree.fromstring(html.encode("utf-8", errors="replace"), parser=_parser())
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
         return Drop("html_parse_error", f"{type(exc).__name__}: {exc}")
+    if tree is None:
+        return Drop("html_parse_error", "empty document")
     language = page_language_hints(tree)
     blocks, keep_missing = [], []
     for n, el in enumerate(find_code_elements(tree)):
         block = CodeBlock(block_text(el), language_hint(el))
         blocks.append(block)
         keep_missing.append(bool(block.text.strip()) and not in_boilerplate(el))
-        placeholder = lxml_html.Element("pre")
-        placeholder.text = _TOKEN.format(n) + "\n" + block.text  # the code stays, so text density is unchanged
+        placeholder = etree.Element("pre")
+        # the code stays in the placeholder so trafilatura sees the same text density (minus what XML cannot hold)
+        placeholder.text = _TOKEN.format(n) + "\n" + _NOT_XML_RE.sub("", block.text)
         placeholder.tail = el.tail
         parent = el.getparent()
         if parent is not None:
             parent.replace(el, placeholder)
     try:
-        raw = trafilatura.extract(tree, url=url or None, output_format="markdown", with_metadata=True,
+        # a string, so trafilatura parses and cleans it exactly as it would the original page
+        raw = trafilatura.extract(etree.tostring(tree, encoding="unicode", method="html"), url=url or None,
+                                  output_format="markdown", with_metadata=True,
                                   include_comments=config.include_comments, include_tables=True,
                                   include_formatting=True, deduplicate=False, favor_recall=config.favor_recall,
                                   date_extraction_params=_DATE_PARAMS)
@@ -221,7 +231,7 @@ class ExtractCodePageFn(StageDoFn):
         super().setup()
         from transforms.extract_worker import ExtractionWorker
 
-        self.worker = ExtractionWorker(self.config)
+        self.worker = ExtractionWorker(self.config)  # a child interpreter: the time limit can kill it
 
     def teardown(self) -> None:
         worker = getattr(self, "worker", None)

@@ -18,8 +18,10 @@ _HINT_RES = (re.compile(r"^(?:language|lang|highlight|brush|sourcecode)[-:](.+)$
 _NO_HINT = frozenset({"", "default", "none", "text", "plain", "plaintext", "nohighlight", "notranslate", "txt",
                       "source", "code", "ipython3", "console"})
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "header"})
-_BOILERPLATE_RE = re.compile(r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|sidebar|footer|breadcrumbs?|comments?|"
-                             r"related|share|cookie)(?:$|[\s_-])", re.I)
+# (a bare "comment" is left out: Scaladoc and others wrap the documentation itself in id="comment")
+_BOILERPLATE_RE = re.compile(r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|sidebar|footer|breadcrumbs?|comments|"
+                             r"comment-list|commentlist|comment-body|comment-content|related|share|cookie)(?:$|[\s_-])",
+                             re.I)
 _FENCE_OPEN_RE = re.compile(r"^(`{3,})([^`\n]*)$")
 
 
@@ -72,33 +74,40 @@ def _clean(text: str) -> str:
     return "\n".join(lines)
 
 
-def _table_text(table: etree._Element) -> str:
-    """The code column of a gutter table: one <pre> per code cell, or one row per line (highlight.js, SyntaxHighlighter)."""
-    code_cells = [td for td in table.iter("td") if not _is_gutter(td)]
-    pres = [pre for td in code_cells for pre in td.iter("pre")]
-    if pres:
-        return "\n".join(block_text(pre) for pre in pres)
+def _rows_text(cells: list[etree._Element]) -> str:
+    """One line per `div.line` (Doxygen, SyntaxHighlighter) or per cell (highlight.js rows); NBSP indents as spaces."""
     lines = []
-    for td in code_cells:
-        rows = [div for div in td.iter("div") if "line" in _classes(div)]
-        for row in rows or [td]:
+    for cell in cells:
+        rows = [div for div in cell.iter("div") if "line" in _classes(div)]
+        for row in rows or [cell]:
             out: list[str] = []
             _text(row, out)
             lines.append("".join(out).replace("\xa0", " ").rstrip("\n"))
     return "\n".join(lines)
 
 
+def _table_text(table: etree._Element) -> str:
+    """The code column of a gutter table: a <pre> per code cell, or a row per line (highlight.js, SyntaxHighlighter)"""
+    code_cells = [td for td in table.iter("td") if not _is_gutter(td)]
+    pres = [pre for td in code_cells for pre in td.iter("pre")]
+    if pres:
+        return "\n".join(block_text(pre) for pre in pres)
+    return _rows_text(code_cells)
+
+
 def block_text(el: etree._Element) -> str:
-    """The verbatim text of a code element (a <pre> or a gutter table)."""
+    """The verbatim text of a code element (a <pre>, a gutter table, a Doxygen fragment)."""
     if el.tag == "table":
         return _clean(_table_text(el))
+    if el.tag == "div":
+        return _clean(_rows_text([el]))
     out: list[str] = []
     _text(el, out)
     return _clean("".join(out))
 
 
 def language_hint(el: etree._Element) -> str:
-    """The language named by class="language-x" / "highlight-x" / "lang-x" / "sourceCode x" or data-lang, near the block."""
+    """The language named near the block: class="language-x" / "highlight-x" / "lang-x" / "sourceCode x", data-lang."""
     candidates = [el, *el.iterdescendants("code"), *list(el.iterancestors())[:3]]
     for node in candidates:
         lang = (node.get("data-lang") or node.get("data-language") or "").strip().lower()
@@ -126,9 +135,10 @@ def in_boilerplate(el: etree._Element) -> bool:
 
 
 def find_code_elements(tree: etree._Element) -> list[etree._Element]:
-    """The outermost code blocks of a page in document order: gutter tables, then <pre> not inside one."""
+    """The outermost code blocks of a page in document order: gutter tables, Doxygen fragments, other <pre>."""
     tables = [t for t in tree.iter("table") if _classes(t) & _CODE_TABLE_CLASSES]
-    tables = [t for t in tables if not any(a in tables for a in t.iterancestors("table"))]
+    tables += [d for d in tree.iter("div") if "fragment" in _classes(d)]  # Doxygen: one div.line per line
+    tables = [t for t in tables if not any(a in tables for a in t.iterancestors())]
     inside = {id(node) for t in tables for node in t.iter()}
     pres = [p for p in tree.iter("pre") if id(p) not in inside and next(p.iterancestors("pre"), None) is None]
     found = {id(e) for e in tables + pres}
