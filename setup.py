@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "warcio==1.8.1",
     "resiliparse==2.0.1",  # the fast first-pass HTML-to-text
     "trafilatura==2.3.1",
+    "lxml>=5.2",  # ExtractCodePage reads code blocks from the DOM itself
     "lxml_html_clean>=0.4.2",  # trafilatura imports it; pip 23 does not pull it in by itself
     "charset-normalizer>=3.3",
     "fasttext-numpy2==0.10.4",
@@ -25,8 +26,8 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    "dev": ["pytest>=8", "ruff>=0.6"],
-    "bench": ["datatrove==0.10.1"],
+    "dev": ["pytest>=8", "ruff>=0.6", "Pygments>=2.17"],  # Pygments renders real gutter markup in tests
+    "bench": ["datatrove==0.10.1", "selectolax==1.0.2"],
     "gcp": ["apache-beam[gcp]==2.77.0"],
 }
 

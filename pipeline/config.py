@@ -32,7 +32,7 @@ class FirstPassConfig:
 @dataclass(frozen=True)
 class ExtractConfig:
     min_text_chars: int = 200
-    include_comments: bool = False
+    include_comments: bool = True
     favor_recall: bool = False
     timeout_s: float = 10.0
 

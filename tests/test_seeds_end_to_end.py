@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import sys
@@ -39,16 +40,27 @@ def test_seed_shards_have_the_documented_schema_and_names(seeds_run):
     assert "https://an.wikipedia.org/wiki/Escopete" in urls  # the real CC-MAIN-2024-22 record
 
 
+def test_seeds_carry_verbatim_code_and_its_language(seeds_run):
+    out, _ = seeds_run
+    rows = {r["url"]: r for r in pq.read_table(out / "seeds").to_pylist()}
+    rust = rows["https://doc.rust-lang.org/1.63.0/book/ch04-02-references-and-borrowing.html"]
+    assert rust["programming_language"] == "rust" and rust["code_blocks"] >= 10
+    assert "```rust\nfn main() {\n    let s1 = String::from(\"hello\");" in rust["text"]
+    assert len(rust["code_languages"]) == rust["code_blocks"] == len(rust["code_hints"])
+    with_code = [r for r in rows.values() if r["code_blocks"]]
+    assert len(with_code) >= 35 and sum(1 for r in with_code if r["programming_language"]) >= 25
+
 def test_manifest_accounts_for_every_record(seeds_run):
     out, _ = seeds_run
     manifest = json.loads((out / "manifest.json").read_text())
     job = manifest["jobs"]["seeds"]
-    assert job["stages_run"] == ["ReadWarc", "Extract", "WriteSeeds"]
+    stages = ["ReadWarc", "FirstPass", "ExtractCodePage", "CodeLang", "WriteSeeds"]
+    assert job["stages_run"] == stages
     funnel = {s["stage"]: s for s in job["funnel"]}
     for stage in funnel.values():
         assert stage["in"] == stage["kept"] + sum(stage["dropped"].values()), stage
-    assert funnel["ReadWarc"]["kept"] == funnel["Extract"]["in"]
-    assert funnel["Extract"]["kept"] == funnel["WriteSeeds"]["in"]
+    for before, after in itertools.pairwise(stages):
+        assert funnel[before]["kept"] == funnel[after]["in"], (before, after)
     rows = sum(s["rows"] for s in job["outputs"]["seeds"])
     assert rows == funnel["WriteSeeds"]["kept"] == pq.read_table(out / "seeds").num_rows
     dropped = pq.read_table(out / "dropped" / "seeds")
