@@ -147,8 +147,9 @@ def codelang_accuracy(pages: list[dict], results: list) -> tuple[float, int]:
         want = MAGIKA_NAMES.get(page["label"].get("programming_language", ""))
         if not want or not page["pre"]:
             continue
-        blocks = [] if isinstance(result, Drop) else [b.text for b in result.code_blocks]
-        got, _ = main_language(blocks, [fn.label_block(b) for b in blocks])
+        code = [] if isinstance(result, Drop) else result.code_blocks
+        blocks = [b.text for b in code]
+        got, _ = main_language(blocks, [fn.label_block(b.text, b.lang_hint) for b in code])
         total += 1
         hits += got == want
         if got != want:

@@ -39,7 +39,7 @@ class ExtractConfig:
 
 @dataclass(frozen=True)
 class CodeLangConfig:
-    min_score: float = 0.5
+    min_score: float = 0.2
     min_block_chars: int = 20
 
 

@@ -66,7 +66,7 @@ class Seed(NamedTuple):
     code_blocks: int = 0  # fenced code blocks in `text`
     code_chars: int = 0  # characters inside them
     code_hints: list[str] = []  # per block, the language its markup names (class="language-x"), "" when none
-    code_languages: list[str] = []  # per block, magika's label ("" below the confidence floor)
+    code_languages: list[str] = []  # per block: the markup's language if it names one, else magika's label, else ""
     programming_language: str = ""  # main programming language: the label with the most code characters
     programming_language_score: float = 0.0  # its share of the labelled code characters times magika's confidence
 

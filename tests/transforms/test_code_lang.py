@@ -43,6 +43,8 @@ def test_magika_labels_real_blocks(code_lang):
 
 def test_short_or_prose_blocks_get_no_label(code_lang):
     assert code_lang.label_block("x = 1") == BlockLabel("", 0.0)  # under min_block_chars
+    assert code_lang.label_block("x = 1", "Python") == BlockLabel("python", 1.0)  # the markup says so
+    assert code_lang.label_block("x = 1", "crystal") == BlockLabel("", 0.0)  # a language magika has no name for
     prose = "This paragraph is ordinary English prose about the weather and a walk in the park.\n" * 3
     assert code_lang.label_block(prose).label == ""
 
