@@ -80,7 +80,7 @@ def fidelity(pages: list[dict], outputs: list[str]) -> tuple[int, int]:
 
 
 def flat(text: str) -> str:
-    return " ".join(_MARKS_RE.sub(" ", text or "").split()).lower()
+    return " ".join(_MARKS_RE.sub("", text or "").split()).lower()
 
 
 def snippet_scores(pages: list[dict], outputs: list[str]) -> tuple[float, float]:
