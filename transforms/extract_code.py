@@ -101,7 +101,7 @@ def unescape_prose(line: str) -> str:
     return "".join(parts)
 
 
-def _splice(body: str, blocks: list[CodeBlock], keep_missing: list[bool]) -> str:
+def splice_code_blocks(body: str, blocks: list[CodeBlock], keep_missing: list[bool]) -> str:
     """Replace each placeholder trafilatura kept with its verbatim fenced block; put back the ones it dropped."""
     out: list[str] = []
     placed: dict[int, int] = {}  # block index -> position in `out`
@@ -130,9 +130,11 @@ def _splice(body: str, blocks: list[CodeBlock], keep_missing: list[bool]) -> str
                     placed[n] = len(out)
                     out.append(fence(blocks[n]))
             i += 1
-            rest = blocks[found[-1]].text.split("\n") if found[-1] < len(blocks) else []
-            for code_line in rest:
-                if i < len(lines) and lines[i].strip() == code_line.strip() and code_line.strip():
+            rest = [c.strip() for c in blocks[found[-1]].text.split("\n")] if found[-1] < len(blocks) else []
+            for code_line in (c for c in rest if c):  # trafilatura's copy of the code, blank lines or not
+                while i < len(lines) and not lines[i].strip():
+                    i += 1
+                if i < len(lines) and lines[i].strip() == code_line:
                     i += 1
             continue
         out.append(unescape_prose(line))
@@ -201,7 +203,7 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
     if not raw:
         return Drop("no_main_text")
     meta, body = _front_matter(raw)
-    markdown = _splice(body, blocks, keep_missing)
+    markdown = splice_code_blocks(body, blocks, keep_missing)
     kept = [b for b in blocks if b.text.strip() and fence(b) in markdown]
     if len(markdown) < config.min_text_chars:
         return Drop("too_short", str(len(markdown)))

@@ -131,3 +131,15 @@ def test_stage_runs_extraction_in_its_worker_and_counts_drops():
                 result.metrics().query(MetricsFilter().with_namespace("syncode.ExtractCodePage"))["counters"]}
     assert counters["total"] == 2 and counters["kept"] == 1 and counters["dropped_no_main_text"] == 1
     assert counters["code_blocks"] >= 1
+
+
+def test_splice_replaces_placeholders_fenced_or_not_and_puts_back_missing_blocks():
+    from transforms.extract_code import splice_code_blocks
+
+    blocks = [CodeBlock("a = 1\n\n  b = 2", "py")]
+    want = "Intro\n\n```py\na = 1\n\n  b = 2\n```\n\nAfter"
+    assert splice_code_blocks("Intro\n```\nSYNCODEBLOCK0X\na = 1\n\n  b = 2\n```\nAfter", blocks, [True]) == want
+    assert splice_code_blocks("Intro\nSYNCODEBLOCK0X\na = 1\n\nb = 2\nAfter", blocks, [True]) == want
+    assert splice_code_blocks("Intro\nAfter", blocks, [True]) == "Intro\nAfter\n\n```py\na = 1\n\n  b = 2\n```"
+    assert splice_code_blocks("Intro\nAfter", blocks, [False]) == "Intro\nAfter"
+    assert splice_code_blocks("x\n\n\n\ny\n```\n\n```", [], []) == "x\n\ny"  # blank runs and empty fences go
