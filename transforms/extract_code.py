@@ -30,6 +30,8 @@ _FENCE_RE = re.compile(r"^(`{3,}|~{3,})")
 # trafilatura escapes CommonMark specials in prose (read\_inline); seeds are read by people and LLMs, not renderers
 _ESCAPE_RE = re.compile(r"\\([*_`~\[\]<>#+\-.)!])")  # not \\|: it keeps table cells apart
 _NOT_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_UNDERLINE_RE = re.compile(r"(?<!\\)</?u>")  # trafilatura's own tags: a literal "<" in the text comes escaped
+_CAPTION_RE = re.compile(r"caption|title|credit|copyright|legend", re.I)
 _INLINE_CODE_RE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)")
 
 
@@ -75,6 +77,28 @@ def page_language_hints(tree: etree._Element) -> str:
     return ""
 
 
+def drop_bold_captions(tree: etree._Element) -> int:
+    """Remove <strong>/<b> captions standing alone in a <div> (class caption, title, credit...): trafilatura's
+    Markdown mode keeps them as `**...**` lines where its text mode drops them as not prose."""
+    removed = 0
+    for el in list(tree.iter("strong", "b")):
+        parent = el.getparent()
+        if parent is None or parent.tag != "div" or (parent.text or "").strip() or (el.tail or "").strip():
+            continue
+        if not _CAPTION_RE.search(el.get("class") or ""):
+            continue
+        previous = el.getprevious()
+        if previous is not None and (previous.tail or "").strip():
+            continue
+        if previous is not None:
+            previous.tail = (previous.tail or "") + (el.tail or "")
+        else:
+            parent.text = (parent.text or "") + (el.tail or "")
+        parent.remove(el)
+        removed += 1
+    return removed
+
+
 def _front_matter(markdown: str) -> tuple[dict[str, str], str]:
     """Split trafilatura's `---` metadata header from the Markdown body."""
     if not markdown.startswith("---\n"):
@@ -91,14 +115,18 @@ def _front_matter(markdown: str) -> tuple[dict[str, str], str]:
 
 
 def unescape_prose(line: str) -> str:
-    """Undo trafilatura's Markdown escapes in a prose line, leaving inline code spans untouched."""
+    """Undo trafilatura's Markdown escapes and its <u> underline tags in a prose line, leaving inline code alone."""
     parts, last = [], 0
     for match in _INLINE_CODE_RE.finditer(line):
-        parts.append(_ESCAPE_RE.sub(r"\1", line[last:match.start()]))
+        parts.append(_plain(line[last:match.start()]))
         parts.append(match.group(0))
         last = match.end()
-    parts.append(_ESCAPE_RE.sub(r"\1", line[last:]))
+    parts.append(_plain(line[last:]))
     return "".join(parts)
+
+
+def _plain(prose: str) -> str:
+    return _ESCAPE_RE.sub(r"\1", _UNDERLINE_RE.sub("", prose))
 
 
 def splice_code_blocks(body: str, blocks: list[CodeBlock], keep_missing: list[bool]) -> str:
@@ -179,6 +207,8 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
     if tree is None:
         return Drop("html_parse_error", "empty document")
     language = page_language_hints(tree)
+    if config.drop_bold_captions:
+        drop_bold_captions(tree)
     blocks, keep_missing = [], []
     for n, el in enumerate(find_code_elements(tree)):
         block = CodeBlock(block_text(el), language_hint(el))

@@ -80,7 +80,7 @@ def test_prose_is_unescaped_and_inline_code_kept():
     assert "`read_inline(x_y)`" in result.markdown
     assert "```python\nfor i in x:\n\n    pass\n```" in result.markdown
     assert (result.title, result.page_language) == ("Loops", "de-de")
-    assert unescape_prose(r"a\_b `c\_d` \[e\]") == r"a_b `c\_d` [e]"
+    assert unescape_prose(r"a\_b `c\_d` \[e\] <u>under</u> \<u>") == r"a_b `c\_d` [e] under <u>"
 
 
 def test_code_block_trafilatura_drops_is_put_back_unless_it_is_boilerplate():
@@ -143,3 +143,18 @@ def test_splice_replaces_placeholders_fenced_or_not_and_puts_back_missing_blocks
     assert splice_code_blocks("Intro\nAfter", blocks, [True]) == "Intro\nAfter\n\n```py\na = 1\n\n  b = 2\n```"
     assert splice_code_blocks("Intro\nAfter", blocks, [False]) == "Intro\nAfter"
     assert splice_code_blocks("x\n\n\n\ny\n```\n\n```", [], []) == "x\n\ny"  # blank runs and empty fences go
+
+
+def test_bold_captions_alone_in_a_div_are_dropped_before_extraction():
+    from lxml import etree
+
+    from transforms.extract_code import drop_bold_captions
+
+    tree = etree.fromstring(
+        '<html><body><div><img src="a.jpg"/><strong class="caption">Photo: a caption</strong></div>'
+        '<div><strong class="title">Kept</strong> because prose follows it.</div>'
+        "<p><strong class='caption'>Inside a paragraph: kept</strong></p><div><b>No caption class: kept</b></div>"
+        "</body></html>", etree.HTMLParser())
+    assert drop_bold_captions(tree) == 1
+    text = "".join(tree.itertext())
+    assert "Photo" not in text and "Kept because" in text and "Inside a paragraph" in text and "No caption" in text
