@@ -34,7 +34,7 @@ class ExtractConfig:
     min_text_chars: int = 200
     include_comments: bool = True
     favor_recall: bool = False
-    drop_bold_captions: bool = True
+    tidy_markdown: bool = True
     timeout_s: float = 10.0
 
 

@@ -31,6 +31,7 @@ _FENCE_RE = re.compile(r"^(`{3,}|~{3,})")
 _ESCAPE_RE = re.compile(r"\\([*_`~\[\]<>#+\-.)!])")  # not \\|: it keeps table cells apart
 _NOT_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _UNDERLINE_RE = re.compile(r"(?<!\\)</?u>")  # trafilatura's own tags: a literal "<" in the text comes escaped
+_BYLINE_CLASSES = frozenset({"comment-meta", "commentmetadata", "comment-metadata", "comment-author"})
 _CAPTION_RE = re.compile(r"caption|title|credit|copyright|legend", re.I)
 _INLINE_CODE_RE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)")
 
@@ -75,6 +76,25 @@ def page_language_hints(tree: etree._Element) -> str:
         if value and re.fullmatch(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*", value):
             return value
     return ""
+
+
+def drop_comment_bylines(tree: etree._Element) -> int:
+    """Remove comment bylines ("NAME on DATE said:", WordPress comment-meta): the comment is content, its byline is
+    not, and trafilatura's Markdown mode keeps it where its text mode does not."""
+    doomed = [el for el in tree.iter("div", "span", "p", "footer")
+              if _BYLINE_CLASSES & set((el.get("class") or "").split())]
+    doomed = [el for el in doomed if not any(a in doomed for a in el.iterancestors())]
+    for el in doomed:
+        parent = el.getparent()
+        if parent is None:
+            continue
+        previous = el.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + (el.tail or "")
+        else:
+            parent.text = (parent.text or "") + (el.tail or "")
+        parent.remove(el)
+    return len(doomed)
 
 
 def drop_bold_captions(tree: etree._Element) -> int:
@@ -207,8 +227,9 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
     if tree is None:
         return Drop("html_parse_error", "empty document")
     language = page_language_hints(tree)
-    if config.drop_bold_captions:
+    if config.tidy_markdown:  # what trafilatura's Markdown mode keeps and its text mode rightly drops
         drop_bold_captions(tree)
+        drop_comment_bylines(tree)
     blocks, keep_missing = [], []
     for n, el in enumerate(find_code_elements(tree)):
         block = CodeBlock(block_text(el), language_hint(el))

@@ -158,3 +158,16 @@ def test_bold_captions_alone_in_a_div_are_dropped_before_extraction():
     assert drop_bold_captions(tree) == 1
     text = "".join(tree.itertext())
     assert "Photo" not in text and "Kept because" in text and "Inside a paragraph" in text and "No caption" in text
+
+
+def test_comment_bylines_are_dropped_and_comments_kept():
+    from lxml import etree
+
+    from transforms.extract_code import drop_comment_bylines
+
+    tree = etree.fromstring(
+        '<html><body><ol class="commentlist"><li><div class="comment-meta commentmetadata"><span class="comment-author'
+        ' vcard"><strong>Ann</strong>, on May 1 said:</span></div><p>Use a dict here.</p></li></ol></body></html>',
+        etree.HTMLParser())
+    assert drop_comment_bylines(tree) == 1
+    assert "".join(tree.itertext()) == "Use a dict here."
