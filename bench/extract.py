@@ -227,10 +227,10 @@ def main() -> None:
     dt_value = f"{dt_found / total:.3f}" if dt_texts is not None else "nan"
     print(f"RESULT code_fidelity={(f_deb + f_ev) / total:.3f} "
           f"trafilatura_code_fidelity={(tf_deb + tf_ev) / total:.3f} "
-          f"datatrove_code_fidelity={dt_value} with_found={with_found:.3f} without_absent={without_absent:.3f} "
-          f"article_f1={article_f1:.3f} trafilatura_article_f1={t_article_f1:.3f} codelang_accuracy={accuracy:.3f} "
+          f"datatrove_code_fidelity={dt_value} with_found={with_found:.4f} without_absent={without_absent:.4f} "
+          f"article_f1={article_f1:.4f} trafilatura_article_f1={t_article_f1:.4f} codelang_accuracy={accuracy:.3f} "
           f"code_fidelity_debian={f_deb / n_deb:.3f} code_fidelity_eval={f_ev / max(1, n_ev):.3f} "
-          f"trafilatura_with_found={t_with:.3f} trafilatura_without_absent={t_without:.3f} "
+          f"trafilatura_with_found={t_with:.4f} trafilatura_without_absent={t_without:.4f} "
           f"speed_ratio_vs_trafilatura={speed:.2f} pages_debian={len(debian)} pages_eval={len(evalpages)}")
 
 
