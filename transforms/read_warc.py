@@ -155,7 +155,7 @@ class ReadWarcFileFn(beam.DoFn):
             seekable = _seekable(fh)
             start, warcinfo = 0, ""
             while start is not None:
-                state = _FileState(start, warcinfo)
+                state = _FileState(start, warcinfo, last_offset=start)
                 yield from self._read_from(path, fh, state)
                 start, warcinfo = None, state.warcinfo
                 if state.error is None:

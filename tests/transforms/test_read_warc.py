@@ -221,3 +221,15 @@ def test_payload_cap_drops_large_pages():
     pages, dropped = _read(str(REPO / "sample" / "warc" / "cc-whirlwind__whirlwind.warc.gz"),
                            ReadConfig(max_payload_bytes=10_000))
     assert pages == [] and "payload_too_large" in [d.reason for d in dropped]
+
+
+def test_a_corrupt_member_inside_a_record_is_skipped_and_reading_goes_on(tmp_path):
+    good = bytearray((REPO / "sample" / "warc" / "cc-resiliparse__warcfile.warc.gz").read_bytes())
+    start = 12685  # the second response record: zero 60 bytes of its deflate stream
+    good[start + 200:start + 260] = bytes(60)
+    path = tmp_path / "corrupt-member.warc.gz"
+    path.write_bytes(bytes(good))
+    pages, dropped = _read(str(path))
+    assert len(pages) == 15  # every page but the broken one
+    # one drop where reading stopped, one more when the retry at the broken record's own start fails too
+    assert [d.reason for d in dropped].count("corrupt_region") == 2
