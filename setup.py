@@ -18,15 +18,19 @@ INSTALL_REQUIRES = [
     "charset-normalizer>=3.3",
     "fasttext-numpy2==0.10.4",
     "datasketch==2.0.0",
+    "xxhash==3.5.0",  # the fast shingle hash for MinHash, exact dedup and decontamination
     "openai>=1.40,<4",
     "magika==1.0.3",
     "psutil>=5.9",
+    "matplotlib>=3.8",  # the PNG plots of `python -m pipeline inspect`
     "PyYAML>=6.0",
     "numpy>=1.26",
 ]
 
 EXTRAS = {
-    "dev": ["pytest>=8", "ruff>=0.6", "Pygments>=2.17"],  # Pygments renders real gutter markup in tests
+    # datasets, duckdb and polars: the tests check that every reader trainers use opens the output;
+    # Pygments renders real gutter markup in the code-block tests
+    "dev": ["pytest>=8", "ruff>=0.6", "datasets>=3", "duckdb>=1.1", "polars>=1.10", "Pygments>=2.17"],
     "bench": ["datatrove==0.10.1", "selectolax==1.0.2"],
     "gcp": ["apache-beam[gcp]==2.77.0"],
 }
@@ -39,7 +43,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline*", "transforms*", "prompts*", "dedup*"]),
-    package_data={"prompts": ["templates/*.yaml"]},
+    package_data={"prompts": ["templates/*.yaml", "taxonomy.yaml"], "dedup": ["benchmarks/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["syncode=pipeline.cli:main"]},

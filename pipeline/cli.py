@@ -33,7 +33,47 @@ def _beam_job(name: str) -> Job:
                lambda ns, beam_argv: launch.run_job(name, ns, beam_argv))
 
 
+def _dedup_job() -> Job:
+    from pipeline import dedup_job
+
+    return Job("Deduplicate and decontaminate seed Parquet or JSONL: OUTPUT/kept and OUTPUT/clusters.",
+               lambda parser: add_job_flags(parser, "dedup"), dedup_job.run)
+
+
+def _add_output_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", metavar="OUT", help="An output directory written by seeds/synth/all.")
+
+
+def _add_inspect_args(parser: argparse.ArgumentParser) -> None:
+    _add_output_arg(parser)
+    parser.add_argument("--report_dir", default=None, help="Where to write index.html and the PNG plots "
+                        "(default: OUT/report).")
+    parser.add_argument("--samples", type=int, default=3, help="Sample rows to show per output.")
+
+
+def _run_verify(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
+    from pipeline.verify_output import run_verify
+
+    return run_verify(ns.output)
+
+
+def _run_inspect(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
+    from pipeline.inspect_output import inspect_output
+
+    try:
+        inspect_output(ns.output, ns.report_dir, ns.samples)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 JOBS: dict[str, Job] = {name: _beam_job(name) for name in ("seeds", "synth", "all")}
+JOBS["dedup"] = _dedup_job()
+JOBS["verify"] = Job("Check OUT against its manifest: schema, sha256, row counts, funnel, duplicate ids; exit 1 on "
+                     "any mismatch.", _add_output_arg, _run_verify, beam=False)
+JOBS["inspect"] = Job("Summarise OUT: shards, funnel, language and category histograms, sample rows; writes PNG "
+                      "plots and an HTML report.", _add_inspect_args, _run_inspect, beam=False)
 
 BEAM_NOTE = ("Any Beam pipeline option is accepted too and passed to the runner, e.g. --runner=DataflowRunner "
              "--project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py. Without --runner the job "

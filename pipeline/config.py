@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,32 +48,90 @@ class CodeLangConfig:
 class OutputConfig:
     seeds_num_shards: int = 4
     pairs_num_shards: int = 4
+    target_shard_rows: int = 0
+    target_shard_bytes: int = 256 * 1024 * 1024
     row_group_bytes: int = 16 * 1024 * 1024
     write_dropped: bool = True
 
 
 @dataclass(frozen=True)
+class NearDedupConfig:
+    enabled: bool = True
+    threshold: float = 0.8
+    ngram: int = 5
+    num_perm: int = 128
+    bands: int = 0
+    rows: int = 0
+    min_candidate_recall: float = 0.995
+    seed: int = 1
+    keep: str = "longest"
+    per_component: str = "cover"
+    max_bucket_size: int = 64
+    cc_max_rounds: int = 8
+
+
+@dataclass(frozen=True)
+class DecontamConfig:
+    enabled: bool = True
+    ngram: int = 10
+    benchmarks: tuple[str, ...] = ("humaneval", "mbpp")
+    extra_jsonl: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+    near: NearDedupConfig = field(default_factory=NearDedupConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    clusters_num_shards: int = 1
+
+
+@dataclass(frozen=True)
 class LLMRoleConfig:
-    model: str = ""
+    """One LLM role: where it is served, which model, how it samples, how hard the client tries."""
+
+    model: str = ""  # empty: the first model the role's first endpoint lists
     endpoints: tuple[str, ...] = ()
-    api_key_env: str = "SYNCODE_API_KEY"
+    api_key_env: str = "SYNCODE_API_KEY"  # the name of the variable that holds the key, never the key
+    prompt_version: str = "v1"
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 512
     timeout_s: float = 120.0
-    max_retries: int = 4
+    max_retries: int = 4  # per endpoint, by the openai client (429, 5xx, timeouts, connection errors)
+    max_in_flight: int = 256  # requests in flight per worker: vLLM batches continuously and needs many
+    guided_json: bool = True  # ask for the prompt's JSON schema through response_format
 
 
 @dataclass(frozen=True)
 class RolesConfig:
-    question: LLMRoleConfig = field(default_factory=LLMRoleConfig)
-    response: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(max_tokens=1024, timeout_s=300.0))
+    question: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(prompt_version="v2", max_tokens=768))
+    response: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(
+        prompt_version="v2", max_tokens=2048, timeout_s=300.0))
+    tests: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(temperature=0.2, max_tokens=1536,
+                                                                       timeout_s=300.0))
+    judge: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(temperature=0.0, top_p=1.0, max_tokens=512))
+
+
+@dataclass(frozen=True)
+class TierConfig:
+    """A generation tier: a share of seeds (by stable hash) answered by other models, written as its own split."""
+
+    name: str = "hq"
+    share: float = 0.05
+    roles: RolesConfig = field(default_factory=RolesConfig)
 
 
 @dataclass(frozen=True)
 class SynthConfig:
     max_seed_chars: int = 6000
+    languages: tuple[str, ...] = ("en", "zh")  # natural language of each question, chosen per seed by a stable hash
+    language_weights: tuple[float, ...] = (0.5, 0.5)
+    responses_per_question: int = 1  # N response samples per question
+    cache: bool = True  # reuse completions stored under OUT/cache by (id, role, prompt version, model, sampling)
+    cache_flush_entries: int = 1000  # a worker writes its new cache entries at least this often, and per bundle
     roles: RolesConfig = field(default_factory=RolesConfig)
+    tiers: tuple[TierConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +143,7 @@ class PipelineConfig:
     code_lang: CodeLangConfig = field(default_factory=CodeLangConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
@@ -114,16 +173,44 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     raise ConfigError(f"{key}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
 
 
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`, mapping by mapping, so a partial section keeps the values it does not name."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
-    """Build a config dataclass from a nested mapping, rejecting unknown keys by name."""
+    """Build a config dataclass from a nested mapping, rejecting unknown keys by name.
+
+    A nested section that names only some keys keeps the field's own defaults for the rest (so
+    `roles: {question: {model: m}}` keeps the question role's other defaults).
+    """
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f" under '{prefix}'" if prefix else ""
-        raise ConfigError(f"unknown config key(s){where}: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
+        raise ConfigError(f"unknown config key(s){where}: {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for key, value in data.items():
+        f = fields[key]
+        if dataclasses.is_dataclass(hints[key]) and isinstance(value, dict) and f.default_factory is not MISSING:
+            value = deep_merge(dataclasses.asdict(f.default_factory()), value)
+        kwargs[key] = _coerce(value, hints[key], f"{prefix}.{key}" if prefix else key)
     return cls(**kwargs)
+
+
+def _tiers_inherit_roles(data: dict[str, Any]) -> None:
+    """A tier's roles start from the configured standard roles: a tier names only what it changes."""
+    synth = data.get("synth")
+    if not isinstance(synth, dict) or not isinstance(synth.get("tiers"), list):
+        return
+    base = deep_merge(dataclasses.asdict(RolesConfig()), synth.get("roles") or {})
+    for tier in synth["tiers"]:
+        if isinstance(tier, dict):
+            tier["roles"] = deep_merge(base, tier.get("roles") or {})
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -155,6 +242,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         data: dict[str, Any] = {}  # installed without the repo's configs/: the dataclass defaults mirror it
         for key, value in (overrides or {}).items():
             _set_path(data, key, value)
+        _tiers_inherit_roles(data)
         return from_dict(PipelineConfig, data)
     path = Path(path) if path else DEFAULT_CONFIG
     try:
@@ -167,4 +255,5 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     for key, value in (overrides or {}).items():
         _set_path(data, key, value)
+    _tiers_inherit_roles(data)
     return from_dict(PipelineConfig, data)

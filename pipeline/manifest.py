@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.funnel import StageCounts
+from transforms.write_parquet import INDEX_DIR
 
 MANIFEST_NAME = "manifest.json"
 TRACKED_PACKAGES = ("syncode", "apache-beam", "pyarrow", "warcio", "trafilatura", "fasttext-numpy2", "datasketch",
@@ -41,41 +40,45 @@ def code_revision() -> str | None:
         return None
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
+def _read_json(path: str) -> dict[str, Any]:
     with FileSystems.open(path) as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return json.loads(fh.read().decode("utf-8"))
 
 
-def _rows(path: str) -> int:
-    with FileSystems.open(path) as fh:
-        return pq.ParquetFile(fh).metadata.num_rows
+def _match(pattern: str) -> list:
+    return [m for r in FileSystems.match([pattern]) for m in r.metadata_list]
 
 
-def shard_paths(directory: str, prefix: str = "train") -> list[str]:
-    """The shards in a directory, in name order."""
-    pattern = directory.rstrip("/") + f"/{prefix}-*.parquet"
-    return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+def finalize_shards(directory: str, root: str, prefix: str = "train") -> list[dict[str, Any]]:
+    """The shard set the latest run wrote, from the writers' index entries; older sets and temp files go.
 
-
-def remove_stale_shards(directory: str, keep: list[str], prefix: str = "train") -> list[str]:
-    """Delete shards of an earlier run that the current run did not write, so readers see one consistent set."""
-    pattern = directory.rstrip("/") + f"/{prefix}-*.parquet"
-    stale = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list if m.path not in set(keep)]
+    The latest run's shard count is the one of the newest index entry. Shards of another count (an earlier run
+    with another size) and the temp files of a crashed write are deleted, so readers see one consistent set.
+    """
+    directory = directory.rstrip("/")
+    metas = _match(f"{directory}/{INDEX_DIR}/{prefix}-*.json")
+    if not metas:
+        return []
+    newest = max(metas, key=lambda m: m.last_updated_in_seconds)
+    num_shards = _read_json(newest.path)["num_shards"]
+    suffix = f"-of-{num_shards:05d}.parquet"
+    stale = [m.path for m in _match(f"{directory}/{prefix}-*.parquet") if not m.path.endswith(suffix)]
+    stale += [m.path for m in metas if not m.path.endswith(suffix + ".json")]
+    stale += [m.path for m in _match(f"{directory}/.tmp-*")]
     if stale:
         FileSystems.delete(stale)
-    return stale
+    rel = directory[len(root.rstrip("/")) + 1:] if directory.startswith(root.rstrip("/") + "/") else directory
+    entries = sorted((_read_json(m.path) for m in metas if m.path.endswith(suffix + ".json")),
+                     key=lambda e: e["shard"])
+    return [{"path": f"{rel}/{e['path']}", "shard": e["shard"], "num_shards": e["num_shards"], "rows": e["rows"],
+             "bytes": e["bytes"], "sha256": e["sha256"], "tokens": e.get("tokens", {})} for e in entries]
 
 
-def describe_shards(directory: str, root: str) -> list[dict[str, Any]]:
-    """Each shard's path relative to OUT, its row count, size and sha256."""
-    out = []
-    for path in shard_paths(directory):
-        size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-        out.append({"path": path[len(root.rstrip("/")) + 1:] if path.startswith(root) else path,
-                    "rows": _rows(path), "bytes": size, "sha256": _sha256(path)})
+def sum_tokens(shards: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for shard in shards:
+        for key, value in shard.get("tokens", {}).items():
+            out[key] = out.get(key, 0) + value
     return out
 
 
@@ -89,8 +92,11 @@ def read_manifest(output: str) -> dict[str, Any]:
 
 def write_manifest(output: str, job: str, config: dict[str, Any], funnel: list[StageCounts],
                    outputs: dict[str, list[dict[str, Any]]], tokens: dict[str, int],
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Merge this job's part into OUT/manifest.json, so seeds and synth runs into one OUT share one manifest."""
+                   extra: dict[str, Any] | None = None, only_shards: list[int] | None = None) -> dict[str, Any]:
+    """Merge this job's part into OUT/manifest.json, so seeds and synth runs into one OUT share one manifest.
+
+    A run with --only_shards keeps the job's full-run funnel and appends itself to `regenerations`.
+    """
     manifest = read_manifest(output)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     manifest.setdefault("format", "syncode-manifest/1")
@@ -98,15 +104,20 @@ def write_manifest(output: str, job: str, config: dict[str, Any], funnel: list[S
     manifest["config"] = config
     manifest["versions"] = {"code_revision": code_revision(), "packages": package_versions()}
     jobs = manifest.setdefault("jobs", {})
-    jobs[job] = {
+    run = {
         "finished_at": now,
         "stages_run": [s.stage for s in funnel],
         "funnel": [s.as_dict() for s in funnel],
         "tokens": tokens,
-        "outputs": outputs,
         **(extra or {}),
     }
-    manifest["tokens"] = {k: v for j in jobs.values() for k, v in j.get("tokens", {}).items()}
+    if only_shards and job in jobs:
+        jobs[job].setdefault("regenerations", []).append({"only_shards": only_shards, **run})
+        jobs[job]["outputs"] = outputs
+    else:
+        jobs[job] = {**run, "outputs": outputs}
+    manifest["tokens"] = {k: v for j in jobs.values() for name, shards in j.get("outputs", {}).items()
+                          for k, v in sum_tokens(shards).items()}
     manifest["shards"] = {name: shards for j in jobs.values() for name, shards in j.get("outputs", {}).items()}
     text = json.dumps(manifest, indent=2, sort_keys=False) + "\n"
     path = output.rstrip("/") + "/" + MANIFEST_NAME

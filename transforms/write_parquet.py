@@ -1,37 +1,155 @@
-"""WriteParquetShards: typed records to zstd Parquet shards named the Hugging Face way."""
+"""WriteParquetShards: records to zstd Parquet shards whose membership is a hash of a stable id, written atomically."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
 
-SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
 SHARD_PREFIX = "train"
+INDEX_DIR = ".index"  # one JSON per shard (rows, bytes, sha256, tokens); hidden so dataset readers skip it
+
+
+def shard_of(key: str, num_shards: int) -> int:
+    """The shard a row belongs to: a hash of its stable key, so one shard can be regenerated alone."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % num_shards
+
+
+def shard_name(prefix: str, index: int, num_shards: int) -> str:
+    """Hugging Face style: train-00003-of-00016.parquet."""
+    return f"{prefix}-{index:05d}-of-{num_shards:05d}.parquet"
+
+
+def shards_for(total_rows: int, total_bytes: int, target_rows: int, target_bytes: int) -> int:
+    """How many shards a target size asks for; at least one."""
+    by_rows = math.ceil(total_rows / target_rows) if target_rows > 0 else 0
+    by_bytes = math.ceil(total_bytes / target_bytes) if target_bytes > 0 else 0
+    return max(1, by_rows, by_bytes)
+
+
+def rows_per_group(table: pa.Table, row_group_bytes: int) -> int:
+    """Rows per row group so that one group holds about `row_group_bytes` of uncompressed data."""
+    if table.num_rows == 0:
+        return 1
+    per_row = max(1, table.nbytes // table.num_rows)
+    return max(1, row_group_bytes // per_row)
+
+
+def parquet_bytes(rows: list[dict[str, Any]], schema: pa.Schema, row_group_bytes: int) -> bytes:
+    """One shard as Parquet bytes, rows ordered by id: the same rows always give the same bytes."""
+    rows = sorted(rows, key=lambda r: str(r.get("id", "")))
+    table = pa.Table.from_pylist(rows, schema=schema)
+    sink = pa.BufferOutputStream()
+    if table.num_rows == 0:  # no row group at all: readers such as `datasets` choke on a zero-row group
+        pq.ParquetWriter(sink, schema, compression="zstd").close()
+    else:
+        pq.write_table(table, sink, compression="zstd", row_group_size=rows_per_group(table, row_group_bytes),
+                       write_statistics=True)
+    return sink.getvalue().to_pybytes()
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write to a temp name, then rename: a crash never leaves a half-written file under the final name."""
+    directory, name = path.rsplit("/", 1)
+    tmp = f"{directory}/.tmp-{uuid.uuid4().hex}-{name}"
+    with FileSystems.create(tmp) as fh:
+        fh.write(data)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
+class _WriteShardFn(beam.DoFn):
+    """Writes one shard and its index entry; emits the index entry."""
+
+    def __init__(self, directory: str, schema: pa.Schema, prefix: str, row_group_bytes: int, run_id: str,
+                 token_columns: tuple[str, ...]):
+        self.directory = directory
+        self.schema = schema
+        self.prefix = prefix
+        self.row_group_bytes = row_group_bytes
+        self.run_id = run_id
+        self.token_columns = token_columns
+
+    def process(self, element, num_shards: int):
+        index, rows = element
+        rows = [r for r in rows if r is not None]
+        data = parquet_bytes(rows, self.schema, self.row_group_bytes)
+        name = shard_name(self.prefix, index, num_shards)
+        write_atomically(f"{self.directory}/{name}", data)
+        entry = {"path": name, "shard": index, "num_shards": num_shards, "rows": len(rows), "bytes": len(data),
+                 "sha256": hashlib.sha256(data).hexdigest(), "run_id": self.run_id,
+                 "tokens": {c: sum(int(r.get(c) or 0) for r in rows) for c in self.token_columns}}
+        write_atomically(f"{self.directory}/{INDEX_DIR}/{name}.json", json.dumps(entry, sort_keys=True).encode())
+        yield entry
+
+
+def _sum_pairs(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    rows = size = 0
+    for a, b in pairs:
+        rows, size = rows + a, size + b
+    return rows, size
+
+
+def _row_size(row: dict[str, Any]) -> int:
+    return sum(len(v) if isinstance(v, str | bytes) else 8 for v in row.values())
 
 
 class WriteParquetShards(beam.PTransform):
-    """Writes DIR/train-00000-of-000NN.parquet with Beam's Parquet sink, zstd-compressed."""
+    """Writes DIR/PREFIX-XXXXX-of-YYYYY.parquet (zstd), one shard per hash bucket of `shard_key`, atomically.
 
-    def __init__(self, directory: str, schema: pa.Schema, num_shards: int, row_group_bytes: int = 16 << 20,
-                 prefix: str = SHARD_PREFIX, label: str | None = None):
+    The shard count is `num_shards` when set, else derived from `target_rows` / `target_bytes`. With
+    `only_shards`, only those shards are written (num_shards must then be fixed), so a regeneration leaves the
+    other shards byte-identical. Every shard index is written, empty or not, so the set is always complete.
+    """
+
+    def __init__(self, directory: str, schema: pa.Schema, num_shards: int = 0, row_group_bytes: int = 16 << 20,
+                 prefix: str = SHARD_PREFIX, label: str | None = None, *, target_rows: int = 0,
+                 target_bytes: int = 0, shard_key: Callable[[Any], str] | None = None,
+                 only_shards: Iterable[int] | None = None, run_id: str = "", token_columns: tuple[str, ...] = ()):
         super().__init__(label)
+        if only_shards and num_shards <= 0:
+            raise ValueError("only_shards needs a fixed num_shards, so shard membership does not change")
+        if num_shards <= 0 and target_rows <= 0 and target_bytes <= 0:
+            raise ValueError("set num_shards, target_rows or target_bytes")
         self.directory = directory.rstrip("/")
         self.schema = schema
         self.num_shards = num_shards
         self.row_group_bytes = row_group_bytes
         self.prefix = prefix
+        self.target_rows = target_rows
+        self.target_bytes = target_bytes
+        self.shard_key = shard_key or (lambda r: r.id)
+        self.only_shards = sorted(set(only_shards)) if only_shards else None
+        self.run_id = run_id or uuid.uuid4().hex
+        self.token_columns = tuple(c for c in token_columns if c in schema.names)
 
     def expand(self, records):
-        return (
-            records
-            | "ToRow" >> beam.Map(lambda r: r._asdict())
-            | "WriteParquet" >> beam.io.WriteToParquet(
-                file_path_prefix=f"{self.directory}/{self.prefix}",
-                schema=self.schema,
-                codec="zstd",
-                row_group_buffer_size=self.row_group_bytes,
-                num_shards=self.num_shards,
-                shard_name_template=SHARD_TEMPLATE,
-                file_name_suffix=".parquet",
-            )
-        )
+        p = records.pipeline
+        if self.num_shards > 0:
+            count = p | "ShardCount" >> beam.Create([self.num_shards])
+        else:
+            sizes = records | "RowSize" >> beam.Map(lambda r: (1, _row_size(r._asdict())))
+            totals = sizes | "Totals" >> beam.CombineGlobally(_sum_pairs)
+            target_rows, target_bytes = self.target_rows, self.target_bytes
+            count = totals | "DeriveShards" >> beam.Map(lambda t: shards_for(t[0], t[1], target_rows, target_bytes))
+        n = beam.pvalue.AsSingleton(count)
+        key = self.shard_key
+        wanted = set(self.only_shards) if self.only_shards else None
+        keyed = (records | "AssignShard" >> beam.Map(lambda r, n: (shard_of(key(r), n), r._asdict()), n=n)
+                 | "OnlyShards" >> beam.Filter(lambda kv: wanted is None or kv[0] in wanted))
+        every = count | "EveryShard" >> beam.FlatMap(
+            lambda n: [(i, None) for i in range(n) if wanted is None or i in wanted])
+        return ((keyed, every) | "AllShards" >> beam.Flatten() | "GroupShards" >> beam.GroupByKey()
+                | "WriteShard" >> beam.ParDo(_WriteShardFn(self.directory, self.schema, self.prefix,
+                                                           self.row_group_bytes, self.run_id, self.token_columns),
+                                             num_shards=n))

@@ -12,7 +12,9 @@ def test_seed_schema_follows_the_record_fields():
 
 
 def test_pair_schema_has_instruction_and_response():
-    assert {"instruction", "response", "seed_id", "prompt_version"} <= set(PAIR_SCHEMA.names)
+    assert {"instruction", "response", "seed_id", "question_prompt_version", "response_prompt_version",
+            "category", "subcategory", "difficulty", "algorithmic", "testable"} <= set(PAIR_SCHEMA.names)
+    assert PAIR_SCHEMA.field("algorithmic").type == pa.bool_()
 
 
 def test_stable_id_is_deterministic_and_field_separated():

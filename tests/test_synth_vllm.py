@@ -1,0 +1,146 @@
+"""The synth job end to end against a REAL vLLM server (the CPU build) with a tiny random Qwen2 made here.
+
+run_tests.sh prepares the vLLM virtualenv (.vllm-venv, or $SYNCODE_VLLM_VENV). Without it these tests skip, except
+in CI (CI=true), where a missing venv is a failure. Guided JSON decoding makes even random weights answer the
+question schema, so the whole path runs: --serve_model starts vLLM, waits, synth writes pairs, vLLM is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.records import PAIR_SCHEMA
+from prompts.render import load_taxonomy
+from tests.conftest import DATA, REPO
+
+pytestmark = pytest.mark.vllm
+
+
+def vllm_python() -> str:
+    venv = Path(os.environ.get("SYNCODE_VLLM_VENV") or REPO / ".vllm-venv")
+    python = venv / "bin" / "python"
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"
+    if python.exists() and subprocess.run([str(python), "-c", probe], timeout=60).returncode == 0:
+        return str(python)
+    message = (f"no vLLM virtualenv at {venv} (run ./run_tests.sh, which creates it, or set SYNCODE_VLLM_VENV)")
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> tuple[str, str]:
+    python = vllm_python()
+    model = tmp_path_factory.mktemp("tiny-qwen2")
+    proc = subprocess.run([python, str(REPO / "tests" / "make_tiny_model.py"), str(model)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return python, str(model)
+
+
+@pytest.fixture(scope="module")
+def synth_run(tiny_model, tmp_path_factory):
+    python, model = tiny_model
+    out = tmp_path_factory.mktemp("synth-vllm")
+    cmd = [sys.executable, "-m", "pipeline", "synth", "--seeds", str(DATA / "seeds"), "--output", str(out),
+           "--serve_model", model, "--vllm_python", python, "--vllm_args", "--max-model-len 2048",
+           "--serve_timeout_s", "300", "--progress_interval_s", "5",
+           "--set", "synth.responses_per_question=2", "--set", "synth.max_seed_chars=400",
+           "--set", "synth.roles.question.max_tokens=400", "--set", "synth.roles.response.max_tokens=256",
+           # a second tier on half the seeds: its own split, its own stages (the same server stands in for a
+           # stronger model here)
+           "--set", "synth.tiers=[{name: hq, share: 0.5, roles: {question: {max_tokens: 400}, "
+                    "response: {max_tokens: 256}}}]"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return out, model, proc
+
+
+def test_pairs_come_from_the_real_server_with_labels_from_the_taxonomy(synth_run):
+    out, model, _ = synth_run
+    table = pq.read_table(out / "data")
+    assert table.schema.remove_metadata() == PAIR_SCHEMA
+    pairs = table.to_pylist()
+    assert pairs, "no pair survived"
+    subcategories = load_taxonomy().subcategories
+    for pair in pairs:
+        assert pair["question_model"] == pair["response_model"] == model
+        assert subcategories[pair["subcategory"]] == pair["category"]
+        assert pair["difficulty"] in ("easy", "medium", "hard")
+        assert pair["question_prompt_version"] == "question-v2"
+        assert pair["response_completion_tokens"] > 0 and pair["question_prompt_tokens"] > 0
+
+
+def test_every_request_is_accounted_for_and_nothing_is_dead(synth_run):
+    out, _, proc = synth_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    synth = manifest["jobs"]["synth"]
+    assert synth["accounting_problems"] == []
+    stages = {s["stage"]: s for s in synth["funnel"]}
+    seeds = pq.read_metadata(DATA / "seeds" / "train-00000-of-00001.parquet").num_rows
+    assert stages["GenerateQuestions"]["in"] + stages["GenerateQuestions-hq"]["in"] == seeds
+    questions_kept = stages["GenerateQuestions"]["kept"] + stages["GenerateQuestions-hq"]["kept"]
+    assert stages["Decontaminate"]["in"] == questions_kept  # questions are deduplicated before responses
+    responses_in = stages["GenerateResponses"]["in"] + stages["GenerateResponses-hq"]["in"]
+    assert responses_in == 2 * stages["MinHashDedup"]["kept"]
+    for sfx in ("", "-hq"):
+        questions, responses = stages[f"GenerateQuestions{sfx}"], stages[f"GenerateResponses{sfx}"]
+        assert questions["in"] > 0
+        assert not [r for r in {**questions["dropped"], **responses["dropped"]} if r.startswith("dead_letter")]
+        assert stages[f"WritePairs{sfx}"]["in"] == responses["kept"]
+    assert stages["GenerateQuestions"]["counters"]["tokens_completion"] > 0
+    assert pq.read_table(out / "dead_letter" / "synth").num_rows == 0
+    assert list((out / "cache" / "question").glob("*.jsonl"))
+    assert "GenerateResponses" in proc.stdout  # the funnel was printed
+
+
+def test_the_server_is_stopped_at_the_end(synth_run):
+    _, model, _ = synth_run
+    running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert not [line for line in running.splitlines() if "vllm.entrypoints" in line and model in line]
+
+
+def test_tiers_are_splits_of_their_own(synth_run):
+    out, _, _ = synth_run
+    train = pq.read_table([str(p) for p in sorted((out / "data").glob("train-*.parquet"))])
+    hq = pq.read_table([str(p) for p in sorted((out / "data").glob("hq-*.parquet"))])
+    assert set(train.column("tier").to_pylist()) <= {"standard"} and set(hq.column("tier").to_pylist()) == {"hq"}
+    assert not set(train.column("seed_id").to_pylist()) & set(hq.column("seed_id").to_pylist())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"data", "data.hq"} <= set(manifest["shards"])
+    assert manifest["jobs"]["synth"]["generation"]["hq"]["roles"]["question"]["prompt_version"] == "question-v2"
+    card = (out / "README.md").read_text()
+    assert "split: hq" in card and "path: data/hq-*.parquet" in card
+
+
+def test_pairs_carry_source_and_verification_columns(synth_run):
+    out, _, _ = synth_run
+    row = pq.read_table(out / "data").to_pylist()[0]
+    seeds = {r["id"]: r for r in pq.read_table(DATA / "seeds" / "train-00000-of-00001.parquet").to_pylist()}
+    seed = seeds[row["seed_id"]]
+    assert (row["url"], row["domain"], row["record_id"], row["warc_file"]) == (
+        seed["url"], seed["domain"], seed["record_id"], seed["warc_file"])
+    assert row["verification_method"] == "none" and row["verification_passed"] is None
+
+
+def test_trainer_readers_and_verify_accept_the_pairs(synth_run):
+    import datasets
+    import duckdb
+    import polars as pl
+
+    from pipeline.verify_output import verify_output
+
+    out, _, _ = synth_run
+    rows = pq.read_table(out / "data").num_rows
+    assert duckdb.sql(f"select count(*) from read_parquet('{out}/data/*.parquet')").fetchall()[0][0] == rows
+    assert pl.scan_parquet(f"{out}/data/*.parquet").select(pl.len()).collect().item() == rows
+    hf = datasets.load_dataset(str(out), cache_dir=str(out.parent / "hf-cache"))  # splits from the card
+    assert sum(split.num_rows for split in hf.values()) == rows and set(hf) == {"train", "hq"}
+    assert verify_output(str(out)) == []

@@ -1,0 +1,258 @@
+"""ExactDedup and MinHashDedup: generic over any record through a DocView (id, text, score, date), so the seeds job
+dedups pages and the synth job dedups generated instructions with the same transforms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam import pvalue
+
+from dedup.components import ConnectedComponents
+from dedup.keep import KEEP_RULES, PER_COMPONENT, choose_kept
+from dedup.minhash import SignatureMaker, bucket_pairs, lsh_params
+from dedup.records import ClusterRow, DedupDoc, DocView
+from dedup.text import jaccard, text_hash
+from pipeline.config import NearDedupConfig
+from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, StageCounters, dropped_record
+
+CLUSTERS_TAG = "clusters"
+EDGES_TAG = "edges"  # the verified duplicate pairs (a, b), for audit and measurement
+
+
+class _Counted(beam.DoFn):
+    def __init__(self, stage: str, progress_interval_s: float):
+        self.stage = stage
+        self.progress_interval_s = progress_interval_s
+
+    def setup(self) -> None:
+        self.counters = StageCounters(self.stage, self.progress_interval_s)
+
+
+# ---------------------------------------------------------------- exact
+
+
+class _KeyByTextHashFn(_Counted):
+    def __init__(self, view: DocView, stage: str, progress_interval_s: float):
+        super().__init__(stage, progress_interval_s)
+        self.view = view
+
+    def process(self, record):
+        self.counters.seen()
+        yield text_hash(self.view(record).text), record
+
+
+class _KeepLowestIdFn(_Counted):
+    """Of records with the same normalised text, keep the lowest id: the result does not depend on order."""
+
+    def __init__(self, view: DocView, stage: str, progress_interval_s: float):
+        super().__init__(stage, progress_interval_s)
+        self.view = view
+
+    def process(self, element):
+        _, records = element
+        keep_id = min(self.view(r).id for r in records)
+        kept = False
+        for record in records:
+            rid = self.view(record).id
+            if rid == keep_id and not kept:
+                kept = True
+                self.counters.kept()
+                yield record
+                continue
+            reason = "exact_duplicate" if rid != keep_id else "duplicate_id"
+            self.counters.dropped(reason)
+            yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(self.stage, record, Drop(reason, f"kept={keep_id}")))
+            yield pvalue.TaggedOutput(CLUSTERS_TAG, ClusterRow(rid, keep_id, False, reason, f"kept={keep_id}"))
+
+
+class ExactDedup(beam.PTransform):
+    """Records in; outputs `kept`, `dropped` and `clusters` (a row per dropped copy, naming the kept one)."""
+
+    def __init__(self, view: DocView, stage: str = "ExactDedup", progress_interval_s: float = 10.0,
+                 label: str | None = None):
+        super().__init__(label)
+        self.view, self.stage, self.interval = view, stage, progress_interval_s
+
+    def expand(self, records):
+        return (records
+                | "KeyByTextHash" >> beam.ParDo(_KeyByTextHashFn(self.view, self.stage, self.interval))
+                | "GroupByTextHash" >> beam.GroupByKey()
+                | "KeepLowestId" >> beam.ParDo(_KeepLowestIdFn(self.view, self.stage, self.interval)).with_outputs(
+                    DROPPED_TAG, CLUSTERS_TAG, main=KEPT_TAG))
+
+
+# ---------------------------------------------------------------- near (MinHash LSH)
+
+
+class _SignFn(beam.DoFn):
+    """A batch of DedupDocs in; (band, bucket) -> id keys out, plus each document's shingle set and keep-rule stats."""
+
+    def __init__(self, config: NearDedupConfig, stage: str):
+        self.config = config
+        self.stage = stage
+
+    def setup(self) -> None:
+        c = self.config
+        self.maker = SignatureMaker(lsh_params(c.threshold, c.num_perm, c.bands, c.rows, c.min_candidate_recall),
+                                    c.ngram, c.seed)
+        self.counters = StageCounters(self.stage)
+
+    def process(self, batch: list[DedupDoc]):
+        shingles = [self.maker.shingles(doc.text) for doc in batch]
+        signed = [(doc, s) for doc, s in zip(batch, shingles, strict=True) if len(s)]
+        if len(signed) < len(batch):
+            self.counters.count("no_words", len(batch) - len(signed))
+        for (doc, s), sig in zip(signed, self.maker.signatures(s for _, s in signed), strict=True):
+            for key in self.maker.band_keys(sig):
+                yield key, doc.id
+            yield pvalue.TaggedOutput("shingles", (doc.id, (s.tobytes(), len(doc.text), doc.score, doc.date)))
+
+
+class _VerifyFn(beam.DoFn):
+    """A candidate pair becomes an edge only if the true Jaccard of its shingle sets reaches the threshold."""
+
+    def __init__(self, threshold: float, stage: str):
+        self.threshold = threshold
+        self.stage = stage
+
+    def setup(self) -> None:
+        self.counters = StageCounters(self.stage)
+
+    def process(self, element):
+        b, joined = element
+        if not joined["sh"]:
+            return
+        sh_b, *stat_b = joined["sh"][0]
+        set_b = np.frombuffer(sh_b, dtype=np.uint64)
+        for a, (sh_a, *stat_a) in joined["a"]:
+            self.counters.count("candidate_pairs")
+            if jaccard(np.frombuffer(sh_a, dtype=np.uint64), set_b) >= self.threshold:
+                self.counters.count("verified_edges")
+                yield a, b
+                yield pvalue.TaggedOutput("stats", (a, tuple(stat_a)))
+                yield pvalue.TaggedOutput("stats", (b, tuple(stat_b)))
+            else:
+                self.counters.count("rejected_pairs")
+
+
+def _attach_first(element):
+    """(a, {nbr: [b...], sh: [set_a]}) -> (b, (a, set_a)) for each candidate partner b."""
+    a, joined = element
+    if not joined["sh"]:
+        return
+    for b in joined["nbr"]:
+        yield b, (a, joined["sh"][0])
+
+
+class _ChooseFn(beam.DoFn):
+    def __init__(self, rule: str, per_component: str):
+        self.rule = rule
+        self.per_component = per_component
+
+    def process(self, element):
+        root, items = element
+        members, edges = {}, []
+        for kind, a, b in items:
+            if kind == "m":
+                members[a] = tuple(b)
+            else:
+                edges.append((a, b))
+        chosen = choose_kept(members, edges, self.rule, self.per_component)
+        size = len(members)
+        for doc_id, keeper in chosen.items():
+            if keeper == doc_id:
+                yield doc_id, ClusterRow(doc_id, root, True, "", f"cluster_size={size}")
+            else:
+                yield doc_id, ClusterRow(doc_id, root, False, "near_duplicate", f"kept={keeper} cluster_size={size}")
+
+
+def _by_component(element):
+    """(node, {root, stat, edge}) -> (root, member with its stats) and (root, each edge from node)."""
+    node, joined = element
+    if not joined["root"]:
+        return
+    root = joined["root"][0]
+    if joined["stat"]:
+        yield root, ("m", node, joined["stat"][0])
+    for other in joined["edge"]:
+        yield root, ("e", node, other)
+
+
+class _ApplyFn(_Counted):
+    """Every record meets its cluster decision: kept, or dropped as near_duplicate (duplicate ids are dropped too)."""
+
+    def __init__(self, stage: str, progress_interval_s: float):
+        super().__init__(stage, progress_interval_s)
+
+    def process(self, element):
+        doc_id, joined = element
+        decision = joined["decision"][0] if joined["decision"] else ClusterRow(doc_id, doc_id, True, "", "")
+        for i, record in enumerate(joined["record"]):
+            self.counters.seen()
+            if i > 0:
+                self.counters.dropped("duplicate_id")
+                drop = Drop("duplicate_id", "another record has this id")
+                yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(self.stage, record, drop))
+                continue
+            yield pvalue.TaggedOutput(CLUSTERS_TAG, decision)
+            if decision.kept:
+                self.counters.kept()
+                yield record
+            else:
+                self.counters.dropped(decision.reason)
+                yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(self.stage, record,
+                                                                      Drop(decision.reason, decision.detail)))
+
+
+class MinHashDedup(beam.PTransform):
+    """Records in; outputs `kept`, `dropped`, `clusters` (one row per record) and `edges`. The flow: signatures ->
+    (band, bucket) keys -> GroupByKey -> candidate pairs -> true-Jaccard check -> connected components ->
+    the records a component keeps (`config.keep`, `config.per_component`)."""
+
+    def __init__(self, config: NearDedupConfig, view: DocView, stage: str = "MinHashDedup",
+                 progress_interval_s: float = 10.0, label: str | None = None):
+        super().__init__(label)
+        if config.keep not in KEEP_RULES:
+            raise ValueError(f"dedup.near.keep must be one of {', '.join(KEEP_RULES)}, got {config.keep!r}")
+        if config.per_component not in PER_COMPONENT:
+            raise ValueError(f"dedup.near.per_component must be one of {', '.join(PER_COMPONENT)}, "
+                             f"got {config.per_component!r}")
+        lsh_params(config.threshold, config.num_perm, config.bands, config.rows, config.min_candidate_recall)
+        self.config, self.view, self.stage, self.interval = config, view, stage, progress_interval_s
+
+    def expand(self, records):
+        c, stage = self.config, self.stage
+        view = self.view
+        keyed = records | "KeyById" >> beam.Map(lambda r: (view(r).id, r))
+        signed = (records
+                  | "View" >> beam.Map(view)
+                  | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
+                  | "Sign" >> beam.ParDo(_SignFn(c, stage)).with_outputs("shingles", main="bands"))
+        candidates = (signed["bands"]
+                      | "GroupByBucket" >> beam.GroupByKey()
+                      | "BucketPairs" >> beam.FlatMapTuple(lambda _, ids: bucket_pairs(ids, c.max_bucket_size))
+                      | "DistinctPairs" >> beam.Distinct())
+        shingles = signed["shingles"]
+        first = ({"nbr": candidates, "sh": shingles} | "JoinFirst" >> beam.CoGroupByKey()
+                 | "AttachFirst" >> beam.FlatMap(_attach_first))
+        verified = ({"a": first, "sh": shingles} | "JoinSecond" >> beam.CoGroupByKey()
+                    | "VerifyJaccard" >> beam.ParDo(_VerifyFn(c.threshold, stage)).with_outputs("stats", main="edges"))
+        roots = verified["edges"] | "Components" >> ConnectedComponents(c.cc_max_rounds, stage)
+        decisions = ({"root": roots, "stat": verified["stats"], "edge": verified["edges"]}
+                     | "JoinComponents" >> beam.CoGroupByKey()
+                     | "ByComponent" >> beam.FlatMap(_by_component)
+                     | "GroupByComponent" >> beam.GroupByKey()
+                     | "ChooseKept" >> beam.ParDo(_ChooseFn(c.keep, c.per_component)))
+        applied = ({"record": keyed, "decision": decisions} | "JoinDecisions" >> beam.CoGroupByKey()
+                   | "Apply" >> beam.ParDo(_ApplyFn(stage, self.interval)).with_outputs(
+                       DROPPED_TAG, CLUSTERS_TAG, main=KEPT_TAG))
+        return {KEPT_TAG: applied[KEPT_TAG], DROPPED_TAG: applied[DROPPED_TAG], CLUSTERS_TAG: applied[CLUSTERS_TAG],
+                EDGES_TAG: verified["edges"]}
+
+
+def kept_cluster_row(record: Any, view: DocView) -> ClusterRow:
+    """The clusters row of a record no dedup stage dropped (used when near-dup detection is off)."""
+    doc_id = view(record).id
+    return ClusterRow(doc_id, doc_id, True, "", "")
