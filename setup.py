@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "warcio==1.8.1",
     "resiliparse==2.0.1",  # the fast first-pass HTML-to-text
     "trafilatura==2.3.1",
+    "lxml>=5.2",  # ExtractCodePage reads code blocks from the DOM itself
     "lxml_html_clean>=0.4.2",  # trafilatura imports it; pip 23 does not pull it in by itself
     "charset-normalizer>=3.3",
     "fasttext-numpy2==0.10.4",
@@ -27,9 +28,10 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    # datasets, duckdb and polars: the tests check that every reader trainers use opens the output
-    "dev": ["pytest>=8", "ruff>=0.6", "datasets>=3", "duckdb>=1.1", "polars>=1.10"],
-    "bench": ["datatrove==0.10.1"],
+    # datasets, duckdb and polars: the tests check that every reader trainers use opens the output;
+    # Pygments renders real gutter markup in the code-block tests
+    "dev": ["pytest>=8", "ruff>=0.6", "datasets>=3", "duckdb>=1.1", "polars>=1.10", "Pygments>=2.17"],
+    "bench": ["datatrove==0.10.1", "selectolax==1.0.2"],
     "gcp": ["apache-beam[gcp]==2.77.0"],
 }
 

@@ -43,15 +43,17 @@ def cascade_stages():
     """The seeds job's DoFns up to dedup, set up as a worker would: first pass ... scrub (CodeLang when present)."""
     from pipeline.config import load_config
     from transforms.code_classifier import CodeClassifierFn
-    from transforms.extract_text import ExtractTextFn
+    from transforms.code_lang import CodeLangFn
+    from transforms.extract_code import ExtractCodePageFn
     from transforms.first_pass import FirstPassFn
     from transforms.lang_id import LangIdFn
     from transforms.quality import QualityFn
     from transforms.scrub import ScrubFn
 
     config = load_config()
-    fns = [FirstPassFn(config.first_pass), CodeClassifierFn(config.code_classifier), ExtractTextFn(config.extract),
-           LangIdFn(config.lang_id), QualityFn(config.quality), ScrubFn(config.scrub)]
+    fns = [FirstPassFn(config.first_pass), CodeClassifierFn(config.code_classifier),
+           ExtractCodePageFn(config.extract), LangIdFn(config.lang_id), QualityFn(config.quality),
+           CodeLangFn(config.code_lang), ScrubFn(config.scrub)]
     for fn in fns:
         fn.setup()
     return fns

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline.config import ReadConfig
-from transforms.extract_text import domain_of
+from transforms.extract_code import domain_of
 from transforms.first_pass import code_signals, plain_text
 
 CODE = "code"

@@ -39,7 +39,16 @@ class CodeClassifierConfig:
 @dataclass(frozen=True)
 class ExtractConfig:
     min_text_chars: int = 200
-    include_comments: bool = False
+    include_comments: bool = True
+    favor_recall: bool = False
+    tidy_markdown: bool = True
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class CodeLangConfig:
+    min_score: float = 0.2
+    min_block_chars: int = 20
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,7 @@ class PipelineConfig:
     first_pass: FirstPassConfig = field(default_factory=FirstPassConfig)
     code_classifier: CodeClassifierConfig = field(default_factory=CodeClassifierConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    code_lang: CodeLangConfig = field(default_factory=CodeLangConfig)
     lang_id: LangIdConfig = field(default_factory=LangIdConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     scrub: ScrubConfig = field(default_factory=ScrubConfig)

@@ -58,16 +58,23 @@ class Seed(NamedTuple):
     warc_file: str
     offset: int
     title: str
-    text: str
+    text: str  # Markdown: trafilatura's main content with every code block fenced verbatim
     text_chars: int
     text_words: int
     code_score: float = -1.0  # the code classifier's probability that the page is about code
     nl_lang: str = ""  # natural language of the prose (lid.176 label, e.g. en, zh)
     nl_score: float = 0.0  # lid.176 probability of nl_lang
-    programming_language: str = ""  # main programming language of the code, "" until tagged
     prose_words: int = -1  # words outside code blocks (quality rules)
     code_lines: int = -1  # non-blank lines inside code blocks (quality rules)
     scrubbed: int = 0  # secrets and PII replaced by placeholders
+    date: str = ""  # the page's publication date as trafilatura read it (YYYY-MM-DD), "" when unknown
+    page_language: str = ""  # natural language the page declares (<html lang>, Content-Language), "" when none
+    code_blocks: int = 0  # fenced code blocks in `text`
+    code_chars: int = 0  # characters inside them
+    code_hints: list[str] = []  # per block, the language its markup names (class="language-x"), "" when none
+    code_languages: list[str] = []  # per block: the markup's language if it names one, else magika's label, else ""
+    programming_language: str = ""  # main programming language: the label with the most code characters
+    programming_language_score: float = 0.0  # its share of the labelled code characters times magika's confidence
 
 
 class Question(NamedTuple):

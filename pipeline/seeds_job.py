@@ -15,7 +15,8 @@ from pipeline.graph import JobGraph, count_as, shard_writer, write_dropped
 from pipeline.records import SEED_SCHEMA
 from transforms.balance import Balance
 from transforms.code_classifier import CodeClassifier
-from transforms.extract_text import ExtractText
+from transforms.code_lang import CodeLang
+from transforms.extract_code import ExtractCodePage
 from transforms.first_pass import FirstPass
 from transforms.lang_id import LangId
 from transforms.quality import Quality
@@ -25,39 +26,45 @@ from transforms.stage import DROPPED_TAG, KEPT_TAG
 
 # read -> first pass -> code classifier -> extract -> LID -> quality -> code language -> scrub -> dedup -> balance
 # -> write (the dedup stages come from config.dedup and sit between Scrub and Balance).
-STAGES = ["ReadWarc", "FirstPass", "CodeClassifier", "Extract", "LangId", "Quality", "Scrub", "Balance",
-          "WriteSeeds"]
+STAGES = ["ReadWarc", "FirstPass", "CodeClassifier", "ExtractCodePage", "LangId", "Quality", "CodeLang", "Scrub",
+          "Balance", "WriteSeeds"]
 
 
 def build_seeds(p: beam.Pipeline, files: list[str], config: PipelineConfig, output: str,
                 only_shards: list[int] | None = None) -> JobGraph:
-    """WARC files to seed Parquet through the cascade; every stage's drops go to OUT/dropped/seeds."""
+    """WARC files to seed Parquet through the cascade. Each step is `label >> stage`, and its drops join `dropped`."""
     interval = config.progress_interval_s
-    read = p | "WarcFiles" >> beam.Create(files) | "ReadWarc" >> ReadWarc(config.read, interval)
-    screened = read[KEPT_TAG] | "FirstPass" >> FirstPass(config.first_pass, interval)
-    code = screened[KEPT_TAG] | "CodeClassifier" >> CodeClassifier(config.code_classifier, interval)
-    extracted = code[KEPT_TAG] | "Extract" >> ExtractText(config.extract, interval)
-    lang = extracted[KEPT_TAG] | "LangId" >> LangId(config.lang_id, interval)
-    quality = lang[KEPT_TAG] | "Quality" >> Quality(config.quality, interval)
-    scrubbed = quality[KEPT_TAG] | "Scrub" >> Scrub(config.scrub, interval)
-    steps = (read, screened, code, extracted, lang, quality, scrubbed)
+    dropped = []
+
+    def link(pcoll, label: str, stage):
+        out = pcoll | label >> stage
+        dropped.append(out[DROPPED_TAG])
+        return out[KEPT_TAG]
+
+    pages = link(p | "WarcFiles" >> beam.Create(files), "ReadWarc", ReadWarc(config.read, interval))
+    screened = link(pages, "FirstPass", FirstPass(config.first_pass, interval))
+    screened = link(screened, "CodeClassifier", CodeClassifier(config.code_classifier, interval))
+    seeds = link(screened, "ExtractCodePage", ExtractCodePage(config.extract, interval))
+    seeds = link(seeds, "LangId", LangId(config.lang_id, interval))
+    seeds = link(seeds, "Quality", Quality(config.quality, interval))
+    seeds = link(seeds, "CodeLang", CodeLang(config.code_lang, interval))
+    seeds = link(seeds, "Scrub", Scrub(config.scrub, interval))
     stages = STAGES[:STAGES.index("Scrub") + 1]
-    dropped = [s[DROPPED_TAG] for s in steps]
     outputs = {}
 
     # dedup: decontaminate, exact, MinHash near-dup
-    dedup = add_dedup_stages(scrubbed[KEPT_TAG], config, SEED_VIEW)
+    dedup = add_dedup_stages(seeds, config, SEED_VIEW)
     stages, dropped = stages + dedup.stages, dropped + dedup.dropped
     outputs["seed_clusters"] = f"{output}/seed_clusters"
     (dedup.clusters | "SeedClusterRows" >> beam.Flatten()
      | "WriteSeedClusters" >> shard_writer(outputs["seed_clusters"], CLUSTER_SCHEMA,
                                            config.dedup.clusters_num_shards, config))
 
-    balanced = dedup.kept | "Balance" >> Balance(config.balance, interval)
-    stages, dropped = [*stages, "Balance", "WriteSeeds"], [*dropped, balanced[DROPPED_TAG]]
+    balanced = link(dedup.kept, "Balance", Balance(config.balance, interval))
+    stages += ["Balance", "WriteSeeds"]
     writer = shard_writer(f"{output}/seeds", SEED_SCHEMA, config.output.seeds_num_shards, config,
                           only_shards=only_shards, token_columns=("text_words", "text_chars"))
-    balanced[KEPT_TAG] | "CountSeeds" >> count_as("WriteSeeds", interval) | "WriteSeeds" >> writer
+    balanced | "CountSeeds" >> count_as("WriteSeeds", interval) | "WriteSeeds" >> writer
     write_dropped(dropped, output, "seeds", config)
     outputs["seeds"] = f"{output}/seeds"
     return JobGraph(stages, outputs=outputs)

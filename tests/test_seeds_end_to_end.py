@@ -45,16 +45,27 @@ def test_seed_shards_have_the_documented_schema_and_names(seeds_run):
     assert dropped["https://an.wikipedia.org/wiki/Escopete"]["reason"] in ("not_code", "language")
 
 
+def test_seeds_carry_verbatim_code_and_its_language(seeds_run):
+    out, _ = seeds_run
+    rows = {r["url"]: r for r in pq.read_table(out / "seeds").to_pylist()}
+    rust = rows["https://doc.rust-lang.org/1.63.0/book/ch04-02-references-and-borrowing.html"]
+    assert rust["programming_language"] == "rust" and rust["code_blocks"] >= 10
+    assert "```rust\nfn main() {\n    let s1 = String::from(\"hello\");" in rust["text"]
+    assert len(rust["code_languages"]) == rust["code_blocks"] == len(rust["code_hints"])
+    with_code = [r for r in rows.values() if r["code_blocks"]]
+    assert len(with_code) >= 25 and sum(1 for r in with_code if r["programming_language"]) >= 20
+
 def test_manifest_accounts_for_every_record(seeds_run):
     out, _ = seeds_run
     manifest = json.loads((out / "manifest.json").read_text())
     job = manifest["jobs"]["seeds"]
-    assert job["stages_run"] == ["ReadWarc", "FirstPass", "CodeClassifier", "Extract", "LangId", "Quality", "Scrub",
-                                 "Decontaminate", "ExactDedup", "MinHashDedup", "Balance", "WriteSeeds"]
+    stages = ["ReadWarc", "FirstPass", "CodeClassifier", "ExtractCodePage", "LangId", "Quality", "CodeLang", "Scrub",
+              "Decontaminate", "ExactDedup", "MinHashDedup", "Balance", "WriteSeeds"]
+    assert job["stages_run"] == stages
     funnel = {s["stage"]: s for s in job["funnel"]}
     for stage in funnel.values():
         assert stage["in"] == stage["kept"] + sum(stage["dropped"].values()), stage
-    for before, after in itertools.pairwise(job["stages_run"]):
+    for before, after in itertools.pairwise(stages):
         assert funnel[before]["kept"] == funnel[after]["in"], (before, after)
     assert funnel["CodeClassifier"]["dropped"]["not_code"] > 10
     rows = sum(s["rows"] for s in job["outputs"]["seeds"])

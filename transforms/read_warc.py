@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.config import ReadConfig
 from pipeline.records import Page, stable_id
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, StageCounters, dropped_record
+from transforms.warc_inputs import open_input
 
 STAGE = "ReadWarc"
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _CRAWL_RE = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_RESYNC_MARKERS = (b"\x1f\x8b\x08", b"WARC/1.", b"WARC/0.")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class RawResponse:
     content_type: str
     identified_type: str
     payload: bytes
+    clipped: bool = False
 
 
 def is_html(content_type: str, identified_type: str, head: bytes) -> bool:
@@ -75,8 +78,12 @@ def decide_response(raw: RawResponse, config: ReadConfig) -> Drop | None:
     """Why a WARC record is not an HTML page we keep, or None when it is."""
     if raw.fmt != "warc":
         return Drop("not_warc", raw.fmt)  # warcio falls back to ARC parsing on arbitrary gzip text
+    if raw.rec_type == "revisit":
+        return Drop("revisit")  # a dedup pointer to an earlier capture: no payload of its own
     if raw.rec_type != "response":
         return Drop("not_response", raw.rec_type)
+    if raw.clipped:
+        return Drop("clipped_record", "the file ends before the record's Content-Length")
     if raw.status != "200":
         return Drop("http_status", raw.status or "missing")
     if len(raw.payload) > config.max_payload_bytes:
@@ -97,8 +104,38 @@ def crawl_id_of(path: str, warcinfo: str) -> str:
     return ""
 
 
+def find_next_record(fh: BinaryIO, start: int, chunk_bytes: int = 1 << 20) -> int | None:
+    """The offset of the next gzip member (or plain record) at or after `start` that opens a WARC record."""
+    fh.seek(start)
+    pos, carry = start, b""
+    while True:
+        chunk = fh.read(chunk_bytes)
+        if not chunk:
+            return None
+        data = carry + chunk
+        base = pos - len(carry)
+        for marker in _RESYNC_MARKERS:
+            at = data.find(marker)
+            while at != -1:
+                if _opens_warc_record(data[at:at + 4096]):
+                    return base + at
+                at = data.find(marker, at + 1)
+        carry = data[-4096:]
+        pos += len(chunk)
+        fh.seek(pos)
+
+
+def _opens_warc_record(head: bytes) -> bool:
+    if head.startswith(b"WARC/"):
+        return True
+    try:
+        return zlib.decompressobj(31).decompress(head, 16).startswith(b"WARC/")
+    except zlib.error:
+        return False
+
+
 class ReadWarcFileFn(beam.DoFn):
-    """Reads one WARC file; a corrupt or non-WARC file is a counted drop and the job carries on."""
+    """Reads one WARC file; a corrupt region is a counted drop and reading resumes at the next whole record."""
 
     def __init__(self, config: ReadConfig, progress_interval_s: float = 10.0):
         self.config = config
@@ -109,26 +146,56 @@ class ReadWarcFileFn(beam.DoFn):
 
     def process(self, path: str) -> Iterator:
         self.counters.count("files")
-        warcinfo = ""
         try:
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-                iterator = ArchiveIterator(fh)
-                for record in iterator:
-                    if record.rec_type == "warcinfo":
-                        warcinfo = record.content_stream().read(65536).decode("utf-8", errors="replace")
-                        continue
-                    yield from self._record(path, iterator, record, warcinfo)
-        except Exception as exc:  # warcio, zlib and I/O errors all mean: this file cannot be read further
-            self.counters.seen()
-            drop = Drop("read_error", f"{path}: {type(exc).__name__}: {exc}")
-            self.counters.dropped(drop.reason)
-            yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(STAGE, None, drop)._replace(url=path))
+            fh = open_input(path)
+        except Exception as exc:  # missing file, HTTP error, permission: the file is skipped, the job goes on
+            yield self._file_drop(path, Drop("read_error", f"{path}: cannot open: {type(exc).__name__}: {exc}"))
+            return
+        with fh:
+            seekable = _seekable(fh)
+            start, warcinfo = 0, ""
+            while start is not None:
+                state = _FileState(start, warcinfo, last_offset=start)
+                yield from self._read_from(path, fh, state)
+                start, warcinfo = None, state.warcinfo
+                if state.error is None:
+                    break
+                resume = find_next_record(fh, state.last_offset + 1) if seekable else None
+                reason = "corrupt_region" if resume is not None else "read_error"
+                where = f"{path} @{state.last_offset}"
+                yield self._file_drop(path, Drop(reason, f"{where}: {state.error}"))
+                start = resume
 
-    def _record(self, path: str, iterator: ArchiveIterator, record, warcinfo: str) -> Iterator:
+    def _read_from(self, path: str, fh: BinaryIO, state: _FileState) -> Iterator:
+        if state.start:
+            fh.seek(state.start)
+        try:
+            iterator = ArchiveIterator(fh)
+            for record in iterator:
+                state.iterator = iterator
+                if record.format != "warc":  # warcio parses arbitrary text as ARC: the file is not a WARC
+                    yield self._file_drop(path, Drop("not_warc", f"{path}: {record.format} format"))
+                    return
+                if record.rec_type == "warcinfo":
+                    state.warcinfo = record.content_stream().read(65536).decode("utf-8", errors="replace")
+                    continue
+                yield from self._record(path, state, record)
+                state.last_offset = state.start + int(iterator.get_record_offset() or 0)
+        except Exception as exc:  # warcio, zlib and I/O errors: this stretch of the file cannot be read further
+            state.error = f"{type(exc).__name__}: {exc}"[:500]
+
+    def _file_drop(self, path: str, drop: Drop) -> pvalue.TaggedOutput:
         self.counters.seen()
+        self.counters.dropped(drop.reason)
+        return pvalue.TaggedOutput(DROPPED_TAG, dropped_record(STAGE, None, drop)._replace(url=path))
+
+    def _record(self, path: str, state: _FileState, record) -> Iterator:
         headers = record.rec_headers
         http = record.http_headers
         payload = record.content_stream().read(self.config.max_payload_bytes + 1)
+        clipped = len(payload) <= self.config.max_payload_bytes and _clipped(record)
+        # warcio reads the rest of the record to find its offset, so ask only once the payload is in hand
+        state.last_offset = state.start + int(state.iterator.get_record_offset() or 0)
         raw = RawResponse(
             rec_type=record.rec_type,
             fmt=record.format,
@@ -136,23 +203,55 @@ class ReadWarcFileFn(beam.DoFn):
             content_type=(http.get_header("Content-Type") if http else "") or "",
             identified_type=headers.get_header("WARC-Identified-Payload-Type") or "",
             payload=payload,
+            clipped=clipped,
         )
         url = headers.get_header("WARC-Target-URI") or ""
         record_id = headers.get_header("WARC-Record-ID") or ""
+        self.counters.seen()
         drop = decide_response(raw, self.config)
-        if drop is None:
-            charset = declared_charset(raw.content_type, payload[:4096])
-            html, charset = decode_html(payload, charset)
-            page = Page(id=stable_id(record_id, url), url=url, record_id=record_id,
-                        warc_date=headers.get_header("WARC-Date") or "", crawl_id=crawl_id_of(path, warcinfo),
-                        warc_file=path, offset=int(iterator.get_record_offset() or 0),
-                        content_type=raw.content_type, charset=charset, html=html)
-            self.counters.kept()
-            yield page
-        else:
+        if drop is not None:
             self.counters.dropped(drop.reason)
             row = dropped_record(STAGE, None, drop)._replace(id=stable_id(record_id, url), url=url)
             yield pvalue.TaggedOutput(DROPPED_TAG, row)
+            return
+        if headers.get_header("WARC-Truncated"):
+            self.counters.count("truncated_kept")  # Common Crawl cuts payloads at 1 MiB and says so: still a page
+        charset = declared_charset(raw.content_type, payload[:4096])
+        html, charset = decode_html(payload, charset)
+        self.counters.kept()
+        yield Page(id=stable_id(record_id, url), url=url, record_id=record_id,
+                   warc_date=headers.get_header("WARC-Date") or "", crawl_id=crawl_id_of(path, state.warcinfo),
+                   warc_file=path, offset=state.last_offset, content_type=raw.content_type, charset=charset,
+                   html=html)
+
+
+@dataclass
+class _FileState:
+    """Where reading one file stands: where this stretch started, the last record's offset, the warcinfo, the error."""
+
+    start: int
+    warcinfo: str = ""
+    last_offset: int = 0
+    error: str | None = None
+    iterator: ArchiveIterator | None = None
+
+
+def _seekable(fh) -> bool:
+    try:
+        return bool(fh.seekable())
+    except Exception:  # some Beam and urllib streams raise instead of answering
+        return False
+
+
+def _clipped(record) -> bool:
+    """The file ended before the record's Content-Length did: a clipped record, whatever was read of it."""
+    raw = record.raw_stream
+    try:
+        while raw.read(1 << 16):
+            pass
+    except Exception:  # a gzip member that ends early raises here: that is clipping too
+        return True
+    return getattr(raw, "limit", 0) > 0
 
 
 class ReadWarc(beam.PTransform):

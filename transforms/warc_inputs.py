@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import gzip
 import io
+import urllib.request
+from typing import BinaryIO
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 CC_BASE_URL = "https://data.commoncrawl.org/"
+HTTP_TIMEOUT_S = 60.0
+USER_AGENT = "syncode/0.1 (+https://github.com/syncode; Common Crawl reader)"
 
 
 class InputError(ValueError):
@@ -21,10 +25,26 @@ def is_listing(path: str) -> bool:
     return name.endswith(".paths.gz") or name.endswith(".paths")
 
 
+def is_http(path: str) -> bool:
+    """Beam has no HTTP filesystem, so http(s) inputs are streamed with urllib instead."""
+    return path.startswith(("http://", "https://"))
+
+
+def open_input(path: str) -> BinaryIO:
+    """A binary stream of a WARC or listing: local, gs://, s3:// through Beam FileSystems, http(s) through urllib."""
+    if is_http(path):
+        request = urllib.request.Request(path, headers={"User-Agent": USER_AGENT})
+        return urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S)  # noqa: S310 - the scheme is checked above
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def read_listing(path: str, base_url: str = CC_BASE_URL) -> list[str]:
     """The WARC paths a listing names, made absolute against the Common Crawl base URL when relative."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        raw = fh.read()
+    try:
+        with open_input(path) as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise InputError(f"listing {path} cannot be read: {exc}") from exc
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -51,7 +71,7 @@ def resolve_inputs(patterns: list[str], base_url: str = CC_BASE_URL) -> list[str
             if is_listing(piece):
                 files.extend(read_listing(piece, base_url))
                 continue
-            if piece.startswith(("http://", "https://")):
+            if is_http(piece):
                 files.append(piece)
                 continue
             try:

@@ -15,7 +15,7 @@ from transforms.model_files import load_fasttext
 
 DOCS = str(REPO / "sample/warc/debian-docs-sample.warc.gz")
 NEWS = str(REPO / "sample/warc/trafilatura-eval-sample.warc.gz")
-FAST = ["--dim", "16", "--epoch", "10", "--bucket", "20000", "--threads", "2", "--min_count", "1"]
+FAST = ["--dim", "16", "--epoch", "10", "--bucket", "20000", "--threads", "1", "--min_count", "1"]
 
 
 def test_url_rules_match_subdomains_and_regexes():

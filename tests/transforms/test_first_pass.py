@@ -21,13 +21,12 @@ def test_screen_page_keeps_the_page_fields():
     assert screened.offset == 3 and screened.html == HTML and screened.code_score == -1.0
 
 
-def test_first_pass_stage_drops_pages_without_text():
+def test_first_pass_drop_reasons_are_exact():
     from pipeline.config import FirstPassConfig
     from transforms.first_pass import decide_first_pass
     from transforms.stage import Drop
 
     page = Page("i", "u", "r", "d", "c", "f", 3, "text/html", "utf-8", HTML)
-    assert decide_first_pass(page._replace(html="<html><body> </body></html>"), FirstPassConfig()) == Drop(
-        "no_text", "0")
-    kept = decide_first_pass(page, FirstPassConfig(min_text_chars=10))
-    assert kept.plain_text.startswith("Hello world") and kept.n_pre == 1 and kept.code_score == -1.0
+    assert decide_first_pass(page, FirstPassConfig(min_text_chars=1000)) == Drop("no_text", "37")
+    screened = decide_first_pass(page, FirstPassConfig(min_text_chars=10))
+    assert (screened.n_pre, screened.plain_text.splitlines()[0]) == (1, "Hello world")

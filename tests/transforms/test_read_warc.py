@@ -1,18 +1,26 @@
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
+from pathlib import Path
+
 import apache_beam as beam
+import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import ReadConfig
-from tests.conftest import local_pipeline
+from tests.conftest import DATA, REPO, local_pipeline
 from transforms.read_warc import (
     RawResponse,
     ReadWarc,
+    ReadWarcFileFn,
     crawl_id_of,
     decide_response,
     declared_charset,
     decode_html,
+    find_next_record,
     is_html,
 )
 from transforms.stage import DROPPED_TAG, KEPT_TAG
@@ -52,6 +60,8 @@ def test_drop_reasons_are_exact():
     assert decide_response(_raw(), config) is None
     assert decide_response(_raw(fmt="arc"), config).reason == "not_warc"
     assert decide_response(_raw(rec_type="request"), config).reason == "not_response"
+    assert decide_response(_raw(rec_type="revisit"), config).reason == "revisit"
+    assert decide_response(_raw(clipped=True), config).reason == "clipped_record"
     assert decide_response(_raw(status="404"), config).reason == "http_status"
     assert decide_response(_raw(payload=b"x" * 101), config).reason == "payload_too_large"
     assert decide_response(_raw(payload=b"   "), config).reason == "empty_payload"
@@ -84,10 +94,142 @@ def test_broken_files_are_counted_not_fatal(broken_warcs, sample_warcs):
     result.wait_until_finish()
     counters = {m.key.metric.name: m.committed for m in
                 result.metrics().query(MetricsFilter().with_namespace("syncode.ReadWarc"))["counters"]}
-    # the good file's 16 real CC HTML responses, plus the one whole response before the truncation point
-    assert counters["kept"] == 17
+    # the good file's 16 real CC HTML responses; the truncated file is cut inside its one response
+    assert counters["kept"] == 16
     assert counters["files"] == 5
-    assert counters["dropped_read_error"] == 2  # truncated gzip, garbage bytes (an empty file has no records)
+    assert counters["dropped_clipped_record"] == 1
+    assert counters["dropped_read_error"] == 1  # garbage bytes (an empty file has no records)
     assert counters["dropped_not_warc"] == 1  # gzip'd HTML that warcio would otherwise parse as ARC
     assert counters["total"] == counters["kept"] + sum(v for k, v in counters.items() if k.startswith("dropped_"))
     del out
+
+
+def _read(path: str, config: ReadConfig | None = None) -> tuple[list, list]:
+    """Run the reader's DoFn on one file outside a pipeline: (pages, dropped rows)."""
+    fn = ReadWarcFileFn(config or ReadConfig())
+    fn.setup()
+    pages, dropped = [], []
+    for out in fn.process(path):
+        (dropped.append(out.value) if hasattr(out, "tag") else pages.append(out))
+    return pages, dropped
+
+
+def test_clipped_record_is_dropped_with_its_reason():
+    pages, dropped = _read(str(DATA / "warc" / "resiliparse__clipped.warc.gz"))
+    assert pages == []
+    assert [(d.reason, d.url) for d in dropped] == [("clipped_record", "http://www.houstonpress.com/music/"
+                                                     "a-humble-chance-the-rapper-leads-a-spiritual-awakening"
+                                                     "-at-revention-8866723")]
+
+
+def test_clueweb_header_quirks_are_read_and_decoded():
+    pages, dropped = _read(str(DATA / "warc" / "resiliparse__clueweb-quirk-head.warc.gz"))
+    assert dropped == [] and len(pages) == 3
+    assert {p.charset for p in pages} == {"euc-jp"}
+    assert all("<html" in p.html.lower() and "\ufffd" not in p.html for p in pages)
+    assert pages[0].warc_date == "2008-10-294T05:21:46-0700"  # kept as written, not guessed
+    assert pages[0].url == "http://www.uraharajuku.st/shopdetail/001005000005/019/000/order/"
+    assert [p.offset for p in pages] == [317, 9348, 18394]
+
+
+def test_wet_file_has_no_html_responses():
+    pages, dropped = _read(str(DATA / "warc" / "whirlwind__whirlwind.warc.wet.gz"))
+    assert pages == [] and [(d.reason, d.detail) for d in dropped] == [("not_response", "conversion")]
+
+
+def test_revisit_record_is_dropped_as_revisit(tmp_path):
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    path = tmp_path / "revisit.warc.gz"
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        http_headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_revisit_record("https://example.org/", "sha1:AAAA", "https://example.org/",
+                                                         "2024-05-01T00:00:00Z", http_headers=http_headers))
+    pages, dropped = _read(str(path))
+    assert pages == [] and [d.reason for d in dropped] == ["revisit"]
+
+
+def test_garbage_between_records_is_skipped_and_reading_resumes(tmp_path):
+    good = (REPO / "sample" / "warc" / "cc-resiliparse__warcfile.warc.gz").read_bytes()
+    cut = 12265  # the start of the 5th gzip member (a request record)
+    path = tmp_path / "spliced.warc.gz"
+    path.write_bytes(good[:cut] + bytes(range(256)) * 8 + good[cut:])
+    pages, dropped = _read(str(path))
+    assert len(pages) == 16  # every real page, the ones after the garbage too
+    assert [d.reason for d in dropped].count("corrupt_region") == 1
+    with path.open("rb") as fh:
+        assert find_next_record(fh, cut) == cut + 256 * 8
+
+
+def test_truncated_gzip_keeps_what_precedes_the_cut(tmp_path, broken_warcs):
+    real = (REPO / "sample" / "warc" / "cc-whirlwind__whirlwind.warc.gz").read_bytes()
+    path = tmp_path / "cut-in-metadata.warc.gz"
+    path.write_bytes(real[:-60])  # inside the last gzip member, the metadata record
+    pages, dropped = _read(str(path))
+    assert [p.url for p in pages] == ["https://an.wikipedia.org/wiki/Escopete"]
+    assert [d.reason for d in dropped] == ["not_response", "not_response"]  # request, then the cut metadata
+    pages, dropped = _read(str(broken_warcs["truncated"]))  # cut inside the response itself
+    assert pages == [] and [d.reason for d in dropped] == ["not_response", "clipped_record"]
+
+
+@pytest.mark.parametrize("name, reasons", [("garbage", ["read_error"]), ("empty", []), ("not_warc", ["not_warc"])])
+def test_files_that_are_not_warcs(broken_warcs, name, reasons):
+    pages, dropped = _read(str(broken_warcs[name]))
+    assert pages == [] and [d.reason for d in dropped] == reasons
+
+
+def test_plain_text_file_is_one_not_warc_drop(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("This is a README, not a WARC.\nIt has lines.\n" * 30)
+    pages, dropped = _read(str(path))
+    assert pages == [] and [d.reason for d in dropped] == ["not_warc"]
+
+
+def test_missing_file_is_a_read_error(tmp_path):
+    pages, dropped = _read(str(tmp_path / "gone.warc.gz"))
+    assert pages == [] and [d.reason for d in dropped] == ["read_error"]
+
+
+@pytest.fixture
+def http_root(sample_warcs):
+    handler = functools.partial(_QuietHandler, directory=str(Path(sample_warcs[0]).parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_http_input_is_streamed(http_root):
+    pages, dropped = _read(f"{http_root}/cc-whirlwind__whirlwind.warc.gz")
+    assert [p.url for p in pages] == ["https://an.wikipedia.org/wiki/Escopete"]
+    assert pages[0].crawl_id == "CC-MAIN-2024-22" and pages[0].warc_file.startswith("http://127.0.0.1")
+    assert [d.reason for d in dropped] == ["not_response", "not_response"]
+    _, missing = _read(f"{http_root}/nope.warc.gz")
+    assert [d.reason for d in missing] == ["read_error"] and "404" in missing[0].detail
+
+
+def test_payload_cap_drops_large_pages():
+    pages, dropped = _read(str(REPO / "sample" / "warc" / "cc-whirlwind__whirlwind.warc.gz"),
+                           ReadConfig(max_payload_bytes=10_000))
+    assert pages == [] and "payload_too_large" in [d.reason for d in dropped]
+
+
+def test_a_corrupt_member_inside_a_record_is_skipped_and_reading_goes_on(tmp_path):
+    good = bytearray((REPO / "sample" / "warc" / "cc-resiliparse__warcfile.warc.gz").read_bytes())
+    start = 12685  # the second response record: zero 60 bytes of its deflate stream
+    good[start + 200:start + 260] = bytes(60)
+    path = tmp_path / "corrupt-member.warc.gz"
+    path.write_bytes(bytes(good))
+    pages, dropped = _read(str(path))
+    assert len(pages) == 15  # every page but the broken one
+    # one drop where reading stopped, one more when the retry at the broken record's own start fails too
+    assert [d.reason for d in dropped].count("corrupt_region") == 2

@@ -32,3 +32,23 @@ def test_empty_listing_is_an_error(tmp_path):
     listing.write_bytes(gzip.compress(b"\n"))
     with pytest.raises(InputError, match="names no WARC"):
         resolve_inputs([str(listing)])
+
+
+def test_listing_over_http_is_read(tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "warc.paths.gz").write_bytes(gzip.compress(b"crawl-data/CC-MAIN-2024-22/a.warc.gz\n"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        got = resolve_inputs([f"{base}/warc.paths.gz"], base_url=base)
+        assert got == [f"{base}/crawl-data/CC-MAIN-2024-22/a.warc.gz"]
+        with pytest.raises(InputError, match="cannot be read"):
+            resolve_inputs([f"{base}/missing.paths.gz"])
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,106 @@
+"""First-pass HTML-to-text: resiliparse against selectolax, speed and text quality on the same shared pages.
+
+Reads ../shared/data (or $SYNCODE_SHARED_DATA). Quality is what the code classifier needs from this text:
+- pre_lines: share of <pre> blocks (2+ lines) whose lines (stripped) appear in order in the text;
+- article_recall: share of the article-benchmark ground-truth tokens present in the page text (words glued
+  across block elements count as missing).
+Last line: RESULT key=value ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from collections import Counter
+
+from bench.shared_pages import article_benchmark, debian_docs, require_shared, trafilatura_eval
+from transforms.first_pass import plain_text
+
+_TOKEN_RE = re.compile(r"\w+")
+
+
+def resiliparse_text(html: str) -> str:
+    return plain_text(html)
+
+
+def selectolax_text(html: str) -> str:
+    """selectolax (lexbor) visible text: scripts and styles removed, text nodes joined as they are in the DOM."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+    tree.strip_tags(["script", "style", "noscript", "template"])
+    root = tree.body or tree.root
+    return root.text(deep=True, separator="", strip=False) if root is not None else ""
+
+
+def selectolax_lines_text(html: str) -> str:
+    """selectolax with a newline between text nodes: blocks are separated, but inline elements break lines too."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+    tree.strip_tags(["script", "style", "noscript", "template"])
+    root = tree.body or tree.root
+    return root.text(deep=True, separator="\n", strip=False) if root is not None else ""
+
+
+EXTRACTORS = {"resiliparse": resiliparse_text, "selectolax": selectolax_text, "selectolax_nl": selectolax_lines_text}
+
+
+def pre_blocks(html: str) -> list[list[str]]:
+    from selectolax.lexbor import LexborHTMLParser
+
+    blocks = []
+    for node in LexborHTMLParser(html).css("pre"):
+        lines = [line.strip() for line in (node.text(deep=True) or "").splitlines() if line.strip()]
+        if len(lines) >= 2:
+            blocks.append(lines)
+    return blocks
+
+
+def lines_in_order(block: list[str], text_lines: list[str]) -> bool:
+    """Every line of the block appears, in order, as a stripped line of the text (other lines may interleave)."""
+    it = iter(text_lines)
+    return all(any(line == t for t in it) for line in block)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=600, help="debian-docs pages sampled (seed 7)")
+    args = parser.parse_args()
+    require_shared()
+    code_pages = debian_docs(args.pages) + [p for p in trafilatura_eval() if "<pre" in p["html"]]
+    articles = article_benchmark()
+    all_html = [p["html"] for p in code_pages] + [p["html"] for p in articles]
+    print(f"pages: {len(code_pages)} with code (debian-docs sample + trafilatura-eval <pre> pages), "
+          f"{len(articles)} articles")
+    results = {}
+    for name, extract in EXTRACTORS.items():
+        extract(all_html[0])  # import and warm up outside the clock
+        start = time.perf_counter()
+        texts = [extract(h) for h in all_html]
+        elapsed = time.perf_counter() - start
+        code_texts, article_texts = texts[: len(code_pages)], texts[len(code_pages):]
+        found = total = 0
+        for page, text in zip(code_pages, code_texts, strict=True):
+            text_lines = [line.strip() for line in text.splitlines()]
+            for block in pre_blocks(page["html"]):
+                total += 1
+                found += lines_in_order(block, text_lines)
+        recall = []
+        for page, text in zip(articles, article_texts, strict=True):
+            truth, got = Counter(_TOKEN_RE.findall(page["body"].lower())), Counter(_TOKEN_RE.findall(text.lower()))
+            recall.append(sum((truth & got).values()) / max(1, sum(truth.values())))
+        results[name] = {"pages_per_s": len(all_html) / elapsed, "pre_lines": found / max(1, total),
+                         "article_recall": sum(recall) / len(recall)}
+        print(f"{name:14s} {results[name]['pages_per_s']:8.1f} pages/s  pre_lines={results[name]['pre_lines']:.3f}"
+              f"  article_recall={results[name]['article_recall']:.4f}  ({total} <pre>)")
+    r, s = results["resiliparse"], results["selectolax"]
+    print(f"RESULT pages={len(all_html)} resiliparse_pages_per_s={r['pages_per_s']:.1f} "
+          f"selectolax_pages_per_s={s['pages_per_s']:.1f} speed_ratio={r['pages_per_s'] / s['pages_per_s']:.2f} "
+          f"resiliparse_pre_lines={r['pre_lines']:.3f} selectolax_pre_lines={s['pre_lines']:.3f} "
+          f"resiliparse_article_recall={r['article_recall']:.4f} selectolax_article_recall={s['article_recall']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
