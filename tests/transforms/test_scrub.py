@@ -49,3 +49,10 @@ def test_seed_text_title_and_url_are_scrubbed_and_sizes_recomputed():
 def test_dropped_rows_are_scrubbed():
     row = Dropped("Extract", "too_short", "i", f"https://x.org/?k={AWS}", f"detail {AWS}")
     assert AWS not in "".join(scrub_dropped(row, ScrubConfig()))
+
+
+def test_a_dotted_version_glued_to_a_name_is_not_an_ip_address():
+    # seen on a real Haskell doc URL: .../text-1.2.5.0/Data-Text.html
+    out, counts = scrub_text("libraries/text-1.2.5.0/Data-Text.html served from 8.8.8.8", ScrubConfig())
+    assert out == "libraries/text-1.2.5.0/Data-Text.html served from <IP_ADDRESS>"
+    assert counts["ip_address"] == 1
