@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 from dedup.text import ngram_hashes, words
+from pipeline.jsonl_files import read_jsonl
 
 BUNDLED = Path(__file__).resolve().parent / "benchmarks"
 BUNDLED_BENCHMARKS = {"humaneval": "HumanEval.jsonl.gz", "mbpp": "mbpp.jsonl.gz"}
@@ -34,22 +33,11 @@ class Contamination(NamedTuple):
         return f"benchmark={self.benchmark} task={self.task_id} ngram={self.ngram!r}"
 
 
-def _open_jsonl(path: Path) -> Iterator[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{n}: not a JSON line ({exc.msg})") from exc
-
-
 def bundled_problems(name: str) -> list[Problem]:
     """HumanEval (prompt + canonical solution) or MBPP (text + reference code), from the copies in the package."""
     if name not in BUNDLED_BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; bundled: {', '.join(sorted(BUNDLED_BENCHMARKS))}")
-    rows = _open_jsonl(BUNDLED / BUNDLED_BENCHMARKS[name])
+    rows = read_jsonl(BUNDLED / BUNDLED_BENCHMARKS[name])
     if name == "humaneval":
         return [Problem(name, r["task_id"], r["prompt"] + "\n" + r["canonical_solution"]) for r in rows]
     return [Problem(name, str(r["task_id"]), r["text"] + "\n" + r["code"]) for r in rows]
@@ -63,7 +51,7 @@ def user_problems(path: str) -> list[Problem]:
         raise ValueError(f"decontamination prompts file not found: {path}")
     name = p.name.split(".")[0]
     out = []
-    for n, row in enumerate(_open_jsonl(p), 1):
+    for n, row in enumerate(read_jsonl(p), 1):
         text = next((row[k] for k in PROMPT_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
         if text is None:
             raise ValueError(f"{path}:{n}: no prompt text (expected one of {', '.join(PROMPT_KEYS)})")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import re
 import tarfile
 from collections.abc import Iterable, Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline.config import ReadConfig
+from pipeline.jsonl_files import read_jsonl
 from transforms.extract_code import domain_of
 from transforms.first_pass import code_signals, plain_text
 
@@ -136,16 +136,10 @@ def iter_table_rows(path: str) -> Iterator[dict]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=512):
             yield from batch.to_pylist()
         return
-    import gzip
-
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{n}: not JSON: {exc}") from exc
+    try:
+        yield from read_jsonl(path)
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
 
 
 def _example(url: str, html: str | None, text: str | None, label: str, source: str) -> Example | None:
