@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -15,6 +17,15 @@ from transforms.model_files import load_fasttext
 
 DOCS = str(REPO / "sample/warc/debian-docs-sample.warc.gz")
 NEWS = str(REPO / "sample/warc/trafilatura-eval-sample.warc.gz")
+def _train(args: list[str]) -> int:
+    """Train in a fresh process, as users run it: fastText's trainer hit "Encountered NaN" on every seed when it ran
+    in the same process right after an in-process Beam pipeline (tests/dedup/test_components.py)."""
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "train-classifier", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    print(proc.stdout[-3000:], proc.stderr[-3000:])
+    return proc.returncode
+
+
 FAST = ["--dim", "16", "--epoch", "10", "--bucket", "20000", "--threads", "1", "--min_count", "1"]
 
 
@@ -62,8 +73,8 @@ def test_jsonl_with_labels_and_rules(tmp_path):
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
     model = out / "code.ftz"
-    code = main(["train-classifier", "--positives", DOCS, "--negatives", NEWS, "--skip_negatives_with_code_tags",
-                 "--holdout_fraction", "0.3", "--cutoff", "5000", "--dsub", "2", "--output", str(model), *FAST])
+    code = _train(["--positives", DOCS, "--negatives", NEWS, "--skip_negatives_with_code_tags",
+                   "--holdout_fraction", "0.3", "--cutoff", "5000", "--dsub", "2", "--output", str(model), *FAST])
     assert code == 0
     return model
 
@@ -112,8 +123,8 @@ def test_recall_lists_code_domains_and_retraining_uses_them(trained, tmp_path):
     header, *rows = (out / "domains.tsv").read_text().splitlines()
     assert header == "domain\tpages\thigh\tshare" and len(rows) == len({s["domain"] for s in scores})
     model = tmp_path / "round2.bin"
-    assert main(["train-classifier", "--unlabeled", DOCS, "--positive_domains", str(out / "positive_domains.txt"),
-                 "--negatives", NEWS, "--output", str(model), *FAST]) == 0
+    assert _train(["--unlabeled", DOCS, "--positive_domains", str(out / "positive_domains.txt"),
+                   "--negatives", NEWS, "--output", str(model), *FAST]) == 0
     card = json.loads(model.with_name("round2.card.json").read_text())
     (unlabeled,) = [s for s in card["data"]["sources"] if s["role"] == "unlabeled"]
     assert unlabeled["code"] > 0 and unlabeled["other"] == 0  # only the rule-matched Debian pages were used
