@@ -31,7 +31,7 @@ from lxml import html as lxml_html
 from bench.shared_pages import REPO, article_benchmark, debian_docs, require_shared, trafilatura_eval
 from pipeline.config import CodeLangConfig, ExtractConfig
 from transforms.code_lang import CodeLangFn, main_language
-from transforms.extract_code import extract_code_page
+from transforms.extract_page import extract_code_page
 from transforms.stage import Drop
 
 # debian-docs package labels -> magika labels, for the languages magika knows
@@ -138,8 +138,8 @@ def text_of(result) -> str:
     return "" if isinstance(result, Drop) else result.markdown
 
 
-def codelang_accuracy(pages: list[dict], results: list) -> tuple[float, int]:
-    fn = CodeLangFn(CodeLangConfig())
+def codelang_accuracy(pages: list[dict], results: list, config: CodeLangConfig | None = None) -> tuple[float, int]:
+    fn = CodeLangFn(config or CodeLangConfig())
     fn.setup()
     hits = total = 0
     confusion: Counter = Counter()
@@ -149,7 +149,7 @@ def codelang_accuracy(pages: list[dict], results: list) -> tuple[float, int]:
             continue
         code = [] if isinstance(result, Drop) else result.code_blocks
         blocks = [b.text for b in code]
-        got, _ = main_language(blocks, [fn.label_block(b.text, b.lang_hint) for b in code])
+        got, _ = main_language(blocks, *fn.label_blocks(blocks, [b.lang_hint for b in code]))
         total += 1
         hits += got == want
         if got != want:

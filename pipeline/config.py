@@ -49,6 +49,9 @@ class ExtractConfig:
 class CodeLangConfig:
     min_score: float = 0.2
     min_block_chars: int = 20
+    max_blocks_per_page: int = 8
+    stop_when_settled: bool = True
+    onnx_threads: int = 1
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,6 @@ class ScreenedPage(NamedTuple):
     charset: str
     html: str
     plain_text: str
-    n_pre: int
-    n_code: int
-    code_like_lines: int
     code_score: float  # -1.0 until the code classifier has scored the page
 
 
@@ -72,9 +69,9 @@ class Seed(NamedTuple):
     code_blocks: int = 0  # fenced code blocks in `text`
     code_chars: int = 0  # characters inside them
     code_hints: list[str] = []  # per block, the language its markup names (class="language-x"), "" when none
-    code_languages: list[str] = []  # per block: the markup's language if it names one, else magika's label, else ""
+    code_languages: list[str] = []  # per block: the markup's language, else magika's label, else "" (none or not read)
     programming_language: str = ""  # main programming language: the label with the most code characters
-    programming_language_score: float = 0.0  # its share of the labelled code characters times magika's confidence
+    programming_language_score: float = 0.0  # its share of the code characters (unread count against) x confidence
 
 
 class Question(NamedTuple):

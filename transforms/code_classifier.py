@@ -12,7 +12,7 @@ from transforms.stage import Drop, Stage, StageDoFn
 STAGE = "CodeClassifier"
 CODE_LABEL = "__label__code"
 OTHER_LABEL = "__label__other"
-_PUNCT_RE = re.compile(r"([^\w\s])")
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]")  # a run of word characters, or one punctuation character
 MAX_TOKENS = 1000
 _CHUNK = 4000
 
@@ -29,7 +29,7 @@ def classifier_text(text: str, max_chars: int = 30000) -> str:
     while start < len(text) and len(tokens) < MAX_TOKENS:  # tokenize only as much text as the model will read
         end = text.find(" ", start + _CHUNK)  # cut at a space, so no token is split in two
         end = len(text) if end < 0 else end + 1
-        tokens.extend(_PUNCT_RE.sub(r" \1 ", text[start:end]).split())
+        tokens.extend(_TOKEN_RE.findall(text, start, end))
         start = end
     return " ".join(tokens[:MAX_TOKENS])
 

@@ -11,10 +11,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from pipeline.config import ExtractConfig
-from transforms.stage import Drop
+from transforms.drop import Drop
 
 _START_TIMEOUT_S = 120.0  # a fresh interpreter importing trafilatura and lxml on a busy machine
-DEFAULT_TARGET = "transforms.extract_code:extract_code_page"
+DEFAULT_TARGET = "transforms.extract_page:extract_code_page"
 _WARM_UP_PAGE = ("<html><head><title>warm-up</title><meta name='date' content='2024-01-01'></head><body><article>"
                  "<p>A short page that exercises the extractor once.</p><pre>x = 1\ny = 2</pre></article>"
                  "</body></html>")

@@ -1,4 +1,4 @@
-"""The cheap first pass: fast HTML-to-text plus raw code signals, so trafilatura runs only where code is likely."""
+"""The cheap first pass: fast HTML-to-text for the code classifier, so trafilatura runs only where code is likely."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ _CODE_LINE_RE = re.compile(
 
 
 class CodeSignals(NamedTuple):
-    """Raw counts that hint a page is about code, kept as fields so thresholds can be re-tuned without re-scoring."""
+    """Raw counts that hint a page is about code: training data uses them (negatives with code tags are skipped);
+    the job does not, so it does not pay for them on every page."""
 
     n_pre: int
     n_code: int
@@ -42,12 +43,11 @@ def code_signals(html: str, text: str) -> CodeSignals:
     return CodeSignals(n_pre=len(_PRE_RE.findall(raw)), n_code=len(_CODE_RE.findall(raw)), code_like_lines=lines)
 
 
-def screen_page(page, text: str, signals: CodeSignals):
-    """The Page with its first-pass text and signals attached, not yet scored by the code classifier."""
+def screen_page(page, text: str):
+    """The Page with its first-pass text attached, not yet scored by the code classifier."""
     from pipeline.records import ScreenedPage
 
-    return ScreenedPage(*page, plain_text=text, n_pre=signals.n_pre, n_code=signals.n_code,
-                        code_like_lines=signals.code_like_lines, code_score=-1.0)
+    return ScreenedPage(*page, plain_text=text, code_score=-1.0)
 
 
 def decide_first_pass(page, config) -> Drop | object:
@@ -58,11 +58,11 @@ def decide_first_pass(page, config) -> Drop | object:
         return Drop("first_pass_error", f"{type(exc).__name__}: {exc}")
     if len(text.strip()) < config.min_text_chars:
         return Drop("no_text", str(len(text.strip())))
-    return screen_page(page, text, code_signals(page.html, text))
+    return screen_page(page, text)
 
 
 class FirstPassFn(StageDoFn):
-    """Pages in, ScreenedPages out: resiliparse plain text and code signals for every page of the crawl."""
+    """Pages in, ScreenedPages out: resiliparse plain text for every page of the crawl."""
 
     def __init__(self, config: FirstPassConfig, progress_interval_s: float = 10.0):
         super().__init__(STAGE, progress_interval_s)

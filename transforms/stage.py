@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from pipeline.records import Dropped
+from transforms.drop import Drop
 
 METRICS_PREFIX = "syncode."
 DROPPED_TAG = "dropped"
 KEPT_TAG = "kept"
 _LOG = logging.getLogger("syncode.progress")
-
-
-class Drop(NamedTuple):
-    """A stage's decision not to keep a record: a short reason (the counter name) and a detail for audit."""
-
-    reason: str
-    detail: str = ""
 
 
 def namespace(stage: str) -> str:

@@ -6,7 +6,7 @@ from pipeline.config import CodeClassifierConfig
 from pipeline.records import Page
 from tests.conftest import REPO
 from transforms.code_classifier import CodeClassifierFn, classifier_text, code_probability, decide_code
-from transforms.first_pass import code_signals, plain_text, screen_page
+from transforms.first_pass import plain_text, screen_page
 from transforms.stage import Drop
 
 MODEL = REPO / "models" / "code_classifier.ftz"
@@ -32,7 +32,7 @@ def classifier():
 def _screened(html: str):
     page = Page("id", "https://example.org/x", "r", "d", "c", "f", 0, "text/html", "utf-8", html)
     text = plain_text(html)
-    return screen_page(page, text, code_signals(html, text))
+    return screen_page(page, text)
 
 
 def test_bundled_model_tells_code_docs_from_news(classifier):

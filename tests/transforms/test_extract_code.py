@@ -9,13 +9,12 @@ from pipeline.config import ExtractConfig
 from pipeline.records import Page, Seed
 from tests.conftest import local_pipeline
 from tests.transforms.sample_pages import debian_page, sample_pages
-from transforms.extract_code import (
-    ExtractCodePage,
+from transforms.extract_code import ExtractCodePage, domain_of, seed_of
+from transforms.extract_page import (
     ExtractedPage,
-    domain_of,
     extract_code_page,
     page_language_hints,
-    seed_of,
+    title_and_date,
     unescape_prose,
 )
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop
@@ -83,6 +82,31 @@ def test_prose_is_unescaped_and_inline_code_kept():
     assert unescape_prose(r"a\_b `c\_d` \[e\] <u>under</u> \<u>") == r"a_b `c\_d` [e] under <u>"
 
 
+def test_title_and_date_come_from_meta_tags_json_ld_or_the_title_element():
+    from trafilatura.utils import load_html
+
+    head = ("<meta property='og:title' content='Deutsch\u00adland  und \u200bdie Welt'>"
+            "<meta property='article:published_time' content='2023-04-05T10:00:00Z'>")
+    doc = load_html(f"<html><head><title>Site | Other</title>{head}</head><body><p>x</p></body></html>")
+    assert title_and_date(doc, "https://example.org/a") == ("Deutschland und die Welt", "2023-04-05")
+    json_ld = ('<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle", '
+               '"headline": "From JSON-LD", "datePublished": "2021-02-03"}</script>')
+    doc = load_html(f"<html><head>{json_ld}</head><body><p>x</p></body></html>")
+    assert title_and_date(doc, "") == ("From JSON-LD", "2021-02-03")
+    doc = load_html("<html><head><title>Only a title</title></head><body><p>x</p></body></html>")
+    assert title_and_date(doc, "") == ("Only a title", "")
+
+
+def test_the_extraction_child_imports_no_beam():
+    """A restart after a timeout pays the child's imports again: Beam alone would cost it seconds."""
+    import subprocess
+    import sys
+
+    code = ("import sys, transforms.extract_worker, transforms.extract_page; "
+            "assert 'apache_beam' not in sys.modules, 'the extraction child imports Beam'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_code_block_trafilatura_drops_is_put_back_unless_it_is_boilerplate():
     hidden = "<details><summary>Expand</summary><pre>fn hidden() {\n    1\n}</pre></details>"
     html = (f"<html><body><nav><pre>menu\nitems</pre></nav><article><p>{ARTICLE}</p>{hidden}"
@@ -134,7 +158,7 @@ def test_stage_runs_extraction_in_its_worker_and_counts_drops():
 
 
 def test_splice_replaces_placeholders_fenced_or_not_and_puts_back_missing_blocks():
-    from transforms.extract_code import splice_code_blocks
+    from transforms.extract_page import splice_code_blocks
 
     blocks = [CodeBlock("a = 1\n\n  b = 2", "py")]
     want = "Intro\n\n```py\na = 1\n\n  b = 2\n```\n\nAfter"
@@ -148,7 +172,7 @@ def test_splice_replaces_placeholders_fenced_or_not_and_puts_back_missing_blocks
 def test_bold_captions_alone_in_a_div_are_dropped_before_extraction():
     from lxml import etree
 
-    from transforms.extract_code import drop_bold_captions
+    from transforms.extract_page import drop_bold_captions
 
     tree = etree.fromstring(
         '<html><body><div><img src="a.jpg"/><strong class="caption">Photo: a caption</strong></div>'
@@ -163,7 +187,7 @@ def test_bold_captions_alone_in_a_div_are_dropped_before_extraction():
 def test_comment_bylines_are_dropped_and_comments_kept():
     from lxml import etree
 
-    from transforms.extract_code import drop_comment_bylines
+    from transforms.extract_page import drop_comment_bylines
 
     tree = etree.fromstring(
         '<html><body><ol class="commentlist"><li><div class="comment-meta commentmetadata"><span class="comment-author'

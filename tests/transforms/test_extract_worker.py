@@ -6,7 +6,7 @@ import re
 import pytest
 
 from pipeline.config import ExtractConfig
-from transforms.extract_code import ExtractedPage
+from transforms.extract_page import ExtractedPage
 from transforms.extract_worker import ExtractionWorker
 from transforms.stage import Drop
 
@@ -57,6 +57,6 @@ def test_a_crash_or_an_exception_is_a_counted_drop(worker):
 
 
 def test_real_extraction_runs_in_the_worker(worker):
-    w = worker("transforms.extract_code:extract_code_page", timeout_s=60)
+    w = worker("transforms.extract_page:extract_code_page", timeout_s=60)
     result = w.extract(PAGE, "https://example.org/loops")
     assert isinstance(result, ExtractedPage) and "loops in Python" in result.markdown
