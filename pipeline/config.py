@@ -59,6 +59,7 @@ class LangIdConfig:
     model_path: str = "models/lid.176.ftz"
     languages: tuple[str, ...] = ("en", "zh")
     min_score: float = 0.5
+    min_score_declared: float = 0.2
     max_chars: int = 5000
 
 
@@ -66,7 +67,7 @@ class LangIdConfig:
 class QualityConfig:
     min_prose_words: int = 40
     max_code_fraction: float = 0.95
-    min_code_lines: int = 3
+    min_code_lines: int = 1
     max_dup_line_fraction: float = 0.3
     max_dup_code_block_fraction: float = 0.5
     max_top_2gram_fraction: float = 0.2

@@ -11,6 +11,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.config import QualityConfig
 from pipeline.records import SEED_SCHEMA
 from tests.conftest import REPO
 
@@ -37,7 +38,8 @@ def test_seed_shards_have_the_documented_schema_and_names(seeds_run):
     assert table.num_rows > 20
     assert len(set(table.column("id").to_pylist())) == table.num_rows
     rows = table.to_pylist()
-    assert all(r["code_score"] >= 0.5 and r["nl_lang"] in ("en", "zh") and r["code_lines"] >= 3 for r in rows)
+    min_lines = QualityConfig().min_code_lines
+    assert all(r["code_score"] >= 0.5 and r["nl_lang"] in ("en", "zh") and r["code_lines"] >= min_lines for r in rows)
     assert {r["domain"] for r in rows} & {"doc.rust-lang.org", "www.postgresql.org", "postgresql.org"}
     dropped = {r["url"]: r for r in pq.read_table(out / "dropped" / "seeds").to_pylist()
                if r["reason"] != "not_response"}  # the page's request and metadata records share its URL

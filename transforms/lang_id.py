@@ -29,13 +29,16 @@ def identify(model, prose: str) -> tuple[str, float]:
     return labels[0].removeprefix("__label__"), min(float(probs[0]), 1.0)
 
 
-def decide_language(lang: str, score: float, config: LangIdConfig) -> Drop | None:
-    """Keep prose in a configured language with enough confidence; otherwise name why not."""
+def decide_language(lang: str, score: float, config: LangIdConfig, declared: str = "") -> Drop | None:
+    """Keep prose in a configured language with enough confidence; otherwise name why not. API reference pages have
+    little prose and lid.176 is unsure of it: when the page declares the language the model guesses (<html lang>),
+    the two weak signals agree and the lower floor `min_score_declared` applies."""
     if not lang:
         return Drop("no_prose")
     if config.languages and lang not in config.languages:
         return Drop("language", f"{lang}:{score:.3f}")
-    if score < config.min_score:
+    floor = config.min_score_declared if declared.split("-")[0] == lang else config.min_score
+    if score < floor:
         return Drop("language_uncertain", f"{lang}:{score:.3f}")
     return None
 
@@ -54,7 +57,8 @@ class LangIdFn(StageDoFn):
     def decide(self, seed: Seed) -> Seed | Drop:
         text = seed.title + "\n" + seed.text if seed.title else seed.text
         lang, score = identify(self.model, prose_for_lid(text, self.config.max_chars))
-        return decide_language(lang, score, self.config) or seed._replace(nl_lang=lang, nl_score=round(score, 4))
+        drop = decide_language(lang, score, self.config, seed.page_language)
+        return drop or seed._replace(nl_lang=lang, nl_score=round(score, 4))
 
 
 def LangId(config: LangIdConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802 - reads as a transform

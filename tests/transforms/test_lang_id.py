@@ -25,6 +25,10 @@ def test_decide_language_reasons():
     assert decide_language("de", 0.99, config) == Drop("language", "de:0.990")
     assert decide_language("en", 0.3, config) == Drop("language_uncertain", "en:0.300")
     assert decide_language("zh", 0.9, config) is None
+    # the page declares the language the model guesses: the lower floor applies
+    assert decide_language("en", 0.3, config, declared="en-us") is None
+    assert decide_language("en", 0.1, config, declared="en") == Drop("language_uncertain", "en:0.100")
+    assert decide_language("en", 0.3, config, declared="de") == Drop("language_uncertain", "en:0.300")
 
 
 @pytest.fixture(scope="module")
