@@ -44,18 +44,6 @@ class ExtractedPage(NamedTuple):
     code_blocks: list[CodeBlock]
 
 
-def _parser() -> etree.HTMLParser:
-    """Plain lxml elements, as trafilatura builds them: lxml.html's element classes cost a Python lookup each."""
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False,
-                                   default_doctype=False)
-    return _PARSER
-
-
-_PARSER: etree.HTMLParser | None = None
-
-
 def page_language_hints(tree: etree._Element) -> str:
     """The page's declared natural language: <html lang>, Content-Language meta or og:locale ('' when none)."""
     candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
@@ -217,12 +205,12 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
     from trafilatura.utils import load_html
 
     try:
-        # bytes plus a declared encoding: lxml refuses str input that carries an <?xml encoding=...?> declaration
-        tree = etree.fromstring(html.encode("utf-8", errors="replace"), parser=_parser())
-    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
+        # trafilatura's own parse (its element classes and repairs), once: it extracts from a copy of this tree
+        tree = load_html(html)
+    except Exception as exc:  # noqa: BLE001 - lxml raises several types on hostile input
         return Drop("html_parse_error", f"{type(exc).__name__}: {exc}")
     if tree is None:
-        return Drop("html_parse_error", "empty document")
+        return Drop("html_parse_error", "empty document or not HTML")
     language = page_language_hints(tree)
     if config.tidy_markdown:  # what trafilatura's Markdown mode keeps and its text mode rightly drops
         drop_bold_captions(tree)
@@ -232,7 +220,7 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
         block = CodeBlock(block_text(el), language_hint(el))
         blocks.append(block)
         keep_missing.append(bool(block.text.strip()) and not in_boilerplate(el))
-        placeholder = etree.Element("pre")
+        placeholder = tree.makeelement("pre")
         # the code stays in the placeholder so trafilatura sees the same text density (minus what XML cannot hold)
         placeholder.text = _TOKEN.format(n) + "\n" + _NOT_XML_RE.sub("", block.text)
         placeholder.tail = el.tail
@@ -240,15 +228,10 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
         if parent is not None:
             parent.replace(el, placeholder)
     try:
-        # trafilatura's own parse of our edited page, exactly as it would parse the original: its element classes,
-        # which its metadata functions need (etree.tostring + load_html costs less than a second lxml.html pass)
-        doc = load_html(etree.tostring(tree, encoding="unicode", method="html"))
-        if doc is None:
-            return Drop("html_parse_error", "empty document after code placeholders")
-        body = trafilatura.extract(doc, url=url or None, output_format="markdown", with_metadata=False,
+        body = trafilatura.extract(tree, url=url or None, output_format="markdown", with_metadata=False,
                                    include_comments=config.include_comments, include_tables=True,
                                    include_formatting=True, deduplicate=False, favor_recall=config.favor_recall)
-        title, date = title_and_date(doc, url)  # extract() worked on a copy: `doc` is as parsed
+        title, date = title_and_date(tree, url)  # extract() worked on a copy: `tree` still has its <head>
     except Exception as exc:  # trafilatura/lxml raise many types on hostile HTML
         return Drop("extract_error", f"{type(exc).__name__}: {exc}")
     if not body:
