@@ -206,7 +206,9 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
 
     try:
         # trafilatura's own parse (its element classes and repairs), once: it extracts from a copy of this tree
-        tree = load_html(html)
+        # without C0 controls and other characters XML cannot hold, as libxml2 drops them from bytes: seeds go to
+        # Parquet readers and LLM prompts, and a literal ESC in a terminal example is not text
+        tree = load_html(_NOT_XML_RE.sub("", html))
     except Exception as exc:  # noqa: BLE001 - lxml raises several types on hostile input
         return Drop("html_parse_error", f"{type(exc).__name__}: {exc}")
     if tree is None:

@@ -97,6 +97,14 @@ def test_title_and_date_come_from_meta_tags_json_ld_or_the_title_element():
     assert title_and_date(doc, "") == ("Only a title", "")
 
 
+def test_control_characters_do_not_reach_the_seed():
+    html = (f"<html><body><article><p>{ARTICLE}</p><p>Press \x1b to leave.</p>"
+            "<pre>set t_AB=\x1b[4%p1%dm\nset t_CO=8</pre><p>The end of the article.</p></article></body></html>")
+    result = extract_code_page(html, "https://example.org/vim", ExtractConfig())
+    assert "\x1b" not in result.markdown and "set t_AB=[4%p1%dm\nset t_CO=8" in result.markdown
+    assert [b.text for b in result.code_blocks] == ["set t_AB=[4%p1%dm\nset t_CO=8"]
+
+
 def test_the_extraction_child_imports_no_beam():
     """A restart after a timeout pays the child's imports again: Beam alone would cost it seconds."""
     import subprocess
