@@ -110,14 +110,6 @@ class CodeLangFn(StageDoFn):
             return BlockLabel("", score)
         return BlockLabel(str(label), score)
 
-    def label_block(self, text: str, hint: str = "") -> BlockLabel:
-        """The markup's own language when it names one magika knows; else magika's label (short blocks get none)."""
-        if HINT_LABELS.get(hint.lower()):
-            return BlockLabel(HINT_LABELS[hint.lower()], 1.0)
-        if len(text.strip()) < self.config.min_block_chars:
-            return BlockLabel("", 0.0)
-        return self.magika_label(text)
-
     def label_blocks(self, texts: list[str], hints: list[str]) -> tuple[list[BlockLabel], int]:
         """One label per block: hints as given; magika on the blocks `blocks_to_label` picks, longest first, until
         the page's main language is settled; identical texts share a label. The rest get ('', 0.0). Also returns

@@ -50,11 +50,11 @@ def test_magika_labels_real_blocks(code_lang):
 
 
 def test_short_or_prose_blocks_get_no_label(code_lang):
-    assert code_lang.label_block("x = 1") == BlockLabel("", 0.0)  # under min_block_chars
-    assert code_lang.label_block("x = 1", "Python") == BlockLabel("python", 1.0)  # the markup says so
-    assert code_lang.label_block("x = 1", "crystal") == BlockLabel("", 0.0)  # a language magika has no name for
+    labels, _ = code_lang.label_blocks(["x = 1", "x = 1", "x = 1"], ["", "Python", "crystal"])
+    # under min_block_chars; the markup says so; a language magika has no name for, and too short to read
+    assert labels == [BlockLabel("", 0.0), BlockLabel("python", 1.0), BlockLabel("", 0.0)]
     prose = "This paragraph is ordinary English prose about the weather and a walk in the park.\n" * 3
-    assert code_lang.label_block(prose).label == ""
+    assert code_lang.magika_label(prose).label == ""
 
 
 def test_blocks_to_label_skips_hinted_short_and_repeated_blocks_and_caps_the_longest():
