@@ -63,13 +63,17 @@ def cascade_stages():
     return fns
 
 
-def run_cascade(fns, page):
-    """The page through every stage; returns (kept seed or None, stage that dropped it, reason)."""
-    from transforms.stage import Drop
+def run_cascade(fns, page, stage_s: Counter | None = None):
+    """The page through every stage; returns (kept seed or None, stage that dropped it, reason). With `stage_s`,
+    adds each stage's wall seconds to it (ExtractCodePage waits on its child, so wall, not CPU)."""
+    from transforms.stage import Drop  # noqa: F401 - imported before the clock starts, like the stages
 
     element = page
     for fn in fns:
+        t0 = time.perf_counter()
         element = fn.decide(element)
+        if stage_s is not None:
+            stage_s[fn.stage] += time.perf_counter() - t0
         if isinstance(element, Drop):
             return None, fn.stage, element.reason
     return element, "", ""
@@ -173,7 +177,7 @@ def worker(folder: str) -> None:
     stops, so the extraction child has exited and its CPU is in RUSAGE_CHILDREN."""
     from pipeline.config import load_config
     from transforms.read_warc import ReadWarcFileFn
-    from transforms.stage import Drop
+    from transforms.stage import Drop  # noqa: F401 - imported before the clock starts, like the stages
 
     files = sorted(str(p) for p in Path(folder).glob("*.warc.gz"))
     cpu0, wall0 = _cpu(), time.perf_counter()
@@ -183,7 +187,7 @@ def worker(folder: str) -> None:
     setup_cpu = _cpu() - cpu0
     pages = kept = 0
     drops: Counter = Counter()
-    stage_s: Counter = Counter()  # wall seconds per stage: ExtractCodePage waits on its child, so wall, not CPU
+    stage_s: Counter = Counter()  # wall seconds per stage
     for path in files:
         records = iter(reader.process(path))
         while True:
@@ -195,16 +199,10 @@ def worker(folder: str) -> None:
             if not hasattr(page, "html"):
                 continue  # a TaggedOutput: a record ReadWarc drops (requests, warcinfo)
             pages += 1
-            element = page
-            for fn in fns:
-                t0 = time.perf_counter()
-                element = fn.decide(element)
-                stage_s[fn.stage] += time.perf_counter() - t0
-                if isinstance(element, Drop):
-                    drops[f"{fn.stage}.{element.reason}"] += 1
-                    break
-            else:
-                kept += 1
+            seed, stage, reason = run_cascade(fns, page, stage_s)
+            kept += seed is not None
+            if seed is None:
+                drops[f"{stage}.{reason}"] += 1
     for fn in fns:
         fn.teardown()
     cpu, wall = _cpu() - cpu0, time.perf_counter() - wall0
