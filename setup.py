@@ -29,8 +29,9 @@ INSTALL_REQUIRES = [
 
 EXTRAS = {
     # datasets, duckdb and polars: the tests check that every reader trainers use opens the output;
-    # Pygments renders real gutter markup in the code-block tests
-    "dev": ["pytest>=8", "ruff>=0.6", "datasets>=3", "duckdb>=1.1", "polars>=1.10", "Pygments>=2.17"],
+    # Pygments renders real gutter markup in the code-block tests; import-linter keeps the layers one-way
+    "dev": ["pytest>=8", "ruff>=0.6", "import-linter>=2.1", "datasets>=3", "duckdb>=1.1", "polars>=1.10",
+            "Pygments>=2.17"],
     "bench": ["datatrove==0.10.1", "selectolax==1.0.2"],
     "gcp": ["apache-beam[gcp]==2.77.0"],
 }
@@ -42,7 +43,7 @@ setup(
     long_description=(HERE / "README.md").read_text() if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["pipeline*", "transforms*", "prompts*", "dedup*", "models"]),
+    packages=find_packages(include=["ledger*", "pipeline*", "transforms*", "prompts*", "dedup*", "models"]),
     package_data={"prompts": ["templates/*.yaml", "taxonomy.yaml"], "dedup": ["benchmarks/*"],
                   "models": ["*.ftz", "*.json", "*.jsonl", "README.md"]},
     install_requires=INSTALL_REQUIRES,

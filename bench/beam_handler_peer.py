@@ -23,8 +23,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ledger.records import Seed  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
-from pipeline.records import Seed  # noqa: E402
 from prompts.render import load_prompt, load_taxonomy, parse_json_reply  # noqa: E402
 
 

@@ -66,10 +66,9 @@ def run_ours(docs: list[tuple[str, str]], work: Path) -> tuple[set, set, set, fl
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from dedup.records import DocView
-    from pipeline.config import NearDedupConfig
-    from pipeline.dedup_job import text_doc_from_json
     from pipeline.options import LOCAL_RUNNER_FLAGS
-    from transforms.dedup import MinHashDedup
+    from transforms.dedup import MinHashDedup, NearDedupConfig
+    from transforms.read_docs import text_doc_from_json
 
     path = work / "ours.jsonl"
     path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in docs))

@@ -29,10 +29,9 @@ from pathlib import Path
 from lxml import html as lxml_html
 
 from bench.shared_pages import REPO, article_benchmark, debian_docs, require_shared, trafilatura_eval
-from pipeline.config import CodeLangConfig, ExtractConfig
-from transforms.code_lang import CodeLangFn, main_language
-from transforms.extract_page import extract_code_page
-from transforms.stage import Drop
+from ledger.drop import Drop
+from transforms.code_lang import CodeLangConfig, CodeLangFn, main_language
+from transforms.extract_page import ExtractConfig, extract_code_page
 
 # debian-docs package labels -> magika labels, for the languages magika knows
 MAGIKA_NAMES = {"SQL": "sql", "OCaml": "ocaml", "Haskell": "haskell", "Rust": "rust", "Java": "java",

@@ -66,7 +66,7 @@ def cascade_stages():
 def run_cascade(fns, page, stage_s: Counter | None = None):
     """The page through every stage; returns (kept seed or None, stage that dropped it, reason). With `stage_s`,
     adds each stage's wall seconds to it (ExtractCodePage waits on its child, so wall, not CPU)."""
-    from transforms.stage import Drop  # noqa: F401 - imported before the clock starts, like the stages
+    from ledger.drop import Drop  # noqa: F401 - imported before the clock starts, like the stages
 
     element = page
     for fn in fns:
@@ -80,7 +80,8 @@ def run_cascade(fns, page, stage_s: Counter | None = None):
 
 
 def _page(url: str, html: str):
-    from pipeline.records import Page, stable_id
+    from ledger.ids import stable_id
+    from ledger.records import Page
 
     return Page(stable_id(url), url, "", "", "", "", 0, "text/html", "utf-8", html)
 
@@ -175,9 +176,9 @@ def worker(folder: str) -> None:
 
     The clock covers set-up (models, the extraction child) as well as the pages; the stages are torn down before it
     stops, so the extraction child has exited and its CPU is in RUSAGE_CHILDREN."""
+    from ledger.drop import Drop  # noqa: F401 - imported before the clock starts, like the stages
     from pipeline.config import load_config
     from transforms.read_warc import ReadWarcFileFn
-    from transforms.stage import Drop  # noqa: F401 - imported before the clock starts, like the stages
 
     files = sorted(str(p) for p in Path(folder).glob("*.warc.gz"))
     cpu0, wall0 = _cpu(), time.perf_counter()

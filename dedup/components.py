@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from transforms.stage import namespace
+from ledger.counters import StageCounters
 
 
 def large_star(node: str, neighbours: Iterable[str]) -> Iterator[tuple[str, str]]:
@@ -50,16 +49,15 @@ class _LabelFn(beam.DoFn):
         self.stage = stage
 
     def setup(self) -> None:
-        self.unconverged = Metrics.counter(namespace(self.stage), "cc_unconverged_nodes")
-        self.nodes = Metrics.counter(namespace(self.stage), "cc_nodes")
+        self.counters = StageCounters(self.stage)
 
     def process(self, element):
         node, roles = element
         parents = sorted({other for role, other in roles if role == "child"})
         is_parent = any(role == "parent" for role, _ in roles)
-        self.nodes.inc()
+        self.counters.count("cc_nodes")
         if len(parents) > 1 or (parents and is_parent):
-            self.unconverged.inc()
+            self.counters.count("cc_unconverged_nodes")
         yield node, parents[0] if parents else node
 
 

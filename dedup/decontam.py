@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dedup.text import ngram_hashes, words
-from pipeline.jsonl_files import read_jsonl
+from ledger.files import read_jsonl
 
 BUNDLED = Path(__file__).resolve().parent / "benchmarks"
 BUNDLED_BENCHMARKS = {"humaneval": "HumanEval.jsonl.gz", "mbpp": "mbpp.jsonl.gz"}

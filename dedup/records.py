@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import apache_beam as beam
-
-from pipeline.records import arrow_schema
+from ledger.coders import register_row_coders
+from ledger.records import arrow_schema
 
 
 class DedupDoc(NamedTuple):
@@ -39,8 +38,7 @@ class TextDoc(NamedTuple):
     date: str
 
 
-for _record in (DedupDoc, ClusterRow, TextDoc):
-    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
+register_row_coders((DedupDoc, ClusterRow, TextDoc))
 
 CLUSTER_SCHEMA = arrow_schema(ClusterRow)
 TEXT_DOC_SCHEMA = arrow_schema(TextDoc)
@@ -63,4 +61,4 @@ class DocView:
         return DedupDoc(id=str(getattr(record, self.id)), text=text, score=score, date=date)
 
 
-SEED_VIEW = DocView(text=("text",), date="warc_date")
+SEED_VIEW = DocView(text=("text",), date="warc_date")  # seeds: the page text; `earliest` reads the WARC date

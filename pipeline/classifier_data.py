@@ -7,7 +7,6 @@ to unlabelled pages (the iterative recall recipe: domains found by `python -m pi
 from __future__ import annotations
 
 import glob
-import hashlib
 import re
 import tarfile
 from collections.abc import Iterable, Iterator
@@ -15,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from pipeline.config import ReadConfig
-from pipeline.jsonl_files import read_jsonl
+from ledger.files import read_jsonl
+from ledger.ids import stable_id, unit_hash
 from transforms.extract_code import domain_of
 from transforms.first_pass import code_signals, plain_text
+from transforms.read_warc import RawResponse, ReadConfig, decide_response, declared_charset, decode_html
 
 CODE = "code"
 OTHER = "other"
@@ -101,8 +101,6 @@ def iter_warc_html(path: str, config: ReadConfig | None = None) -> Iterator[tupl
     from apache_beam.io.filesystems import FileSystems
     from warcio.archiveiterator import ArchiveIterator
 
-    from transforms.read_warc import RawResponse, decide_response, declared_charset, decode_html
-
     config = config or ReadConfig()
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
         for record in ArchiveIterator(fh):
@@ -182,17 +180,16 @@ def read_examples(path: str, label: str | None, rules: UrlRules, base_url: str =
 
 def is_held_out(url: str, fraction: float, salt: str = "holdout-v1") -> bool:
     """Deterministic split by a hash of the URL, so the held-out pages are known without storing them."""
-    digest = hashlib.blake2b(f"{salt}\x1f{url}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 < fraction
+    return unit_hash(salt, url) < fraction
 
 
 def dedup_examples(examples: Iterable[Example]) -> tuple[list[Example], int]:
     """The examples with exact duplicate texts removed (the first one kept), and how many were removed."""
-    seen: set[bytes] = set()
+    seen: set[str] = set()
     kept: list[Example] = []
     removed = 0
     for example in examples:
-        key = hashlib.blake2b(example.text.encode("utf-8", errors="replace"), digest_size=16).digest()
+        key = stable_id(example.text, size=16)
         if key in seen:
             removed += 1
             continue

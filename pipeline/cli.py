@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pipeline.errors import EXIT_USAGE, ConfigError, UsageError
 from pipeline.options import add_job_flags, unknown_beam_flags, with_local_runner
 
 
@@ -21,16 +23,35 @@ class Job:
     beam: bool = True  # whether it runs a Beam pipeline and so takes Beam's flags
 
 
-def _beam_job(name: str) -> Job:
-    from pipeline import launch
+def _job_run(module: str) -> Callable:
+    """A job module's `run(ns, beam_argv, config)`, imported only when the job runs."""
+    def run(ns: argparse.Namespace, beam_argv: list[str], config):
+        return importlib.import_module(module).run(ns, beam_argv, config)
+    return run
 
-    helps = {
-        "seeds": "Read WARCs and write code-related seed pages to OUTPUT/seeds (CPU only).",
-        "synth": "Expand seeds into instruction/response pairs with LLMs and write OUTPUT/data.",
-        "all": "Run seeds, then synth when an LLM is given (--llm_endpoint or --serve_model).",
-    }
-    return Job(helps[name], lambda parser: add_job_flags(parser, name),
-               lambda ns, beam_argv: launch.run_job(name, ns, beam_argv))
+
+_run_seeds, _run_synth, _run_dedup = (_job_run(f"pipeline.{m}_job") for m in ("seeds", "synth", "dedup"))
+
+
+def _run_all(ns: argparse.Namespace, beam_argv: list[str], config):
+    """Seeds, then synth on what seeds wrote when an LLM is given; without one, the synth command to run next."""
+    from pipeline.llm_roles import has_llm, synth_instructions
+
+    funnel = _run_seeds(ns, beam_argv, config)
+    if not has_llm(ns, config):
+        print("synth: skipped, no LLM was given (--llm_endpoint or --serve_model).\n"
+              + synth_instructions(ns.output), flush=True)
+        return funnel
+    return funnel + _run_synth(ns, beam_argv, config)
+
+
+def _beam_job(name: str, help_text: str, runner: Callable) -> Job:
+    """A job that runs a Beam graph: its flags, and the shared launch around its runner."""
+    def run(ns: argparse.Namespace, beam_argv: list[str]) -> int:
+        from pipeline.launch import run_job
+
+        return run_job(name, runner, ns, beam_argv)
+    return Job(help_text, lambda parser: add_job_flags(parser, name), run)
 
 
 def _train_classifier_job() -> Job:
@@ -45,13 +66,6 @@ def _recall_job() -> Job:
 
     return Job("Score a crawl with the code classifier and list domains where many pages score high (for retraining).",
                recall_job.add_flags, recall_job.run, beam=False)
-
-
-def _dedup_job() -> Job:
-    from pipeline import dedup_job
-
-    return Job("Deduplicate and decontaminate seed Parquet or JSONL: OUTPUT/kept and OUTPUT/clusters.",
-               lambda parser: add_job_flags(parser, "dedup"), dedup_job.run)
 
 
 def _add_output_arg(parser: argparse.ArgumentParser) -> None:
@@ -78,12 +92,19 @@ def _run_inspect(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
         inspect_output(ns.output, ns.report_dir, ns.samples)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return 0
 
 
-JOBS: dict[str, Job] = {name: _beam_job(name) for name in ("seeds", "synth", "all")}
-JOBS["dedup"] = _dedup_job()
+JOBS: dict[str, Job] = {
+    "seeds": _beam_job("seeds", "Read WARCs and write code-related seed pages to OUTPUT/seeds (CPU only).",
+                       _run_seeds),
+    "synth": _beam_job("synth", "Expand seeds into instruction/response pairs with LLMs and write OUTPUT/data.",
+                       _run_synth),
+    "all": _beam_job("all", "Run seeds, then synth when an LLM is given (--llm_endpoint or --serve_model).", _run_all),
+    "dedup": _beam_job("dedup", "Deduplicate and decontaminate seed Parquet or JSONL: OUTPUT/kept and "
+                       "OUTPUT/clusters.", _run_dedup),
+}
 JOBS["verify"] = Job("Check OUT against its manifest: schema, sha256, row counts, funnel, duplicate ids; exit 1 on "
                      "any mismatch.", _add_output_arg, _run_verify, beam=False)
 JOBS["inspect"] = Job("Summarise OUT: shards, funnel, language and category histograms, sample rows; writes PNG "
@@ -129,12 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         beam_argv = with_local_runner(argv[:at] + argv[at + 1:])
     elif rest:
         parser.error(f"unknown argument(s) for {ns.job}: {' '.join(rest)}")
-    from pipeline.config import ConfigError
-    from pipeline.launch import UsageError
     from transforms.warc_inputs import InputError
 
     try:
         return job.run(ns, beam_argv)
     except (UsageError, ConfigError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE

@@ -1,4 +1,5 @@
-"""The job configuration: frozen dataclasses loaded from YAML, overridden by flags, recorded in the manifest."""
+"""The job configuration: each stage's frozen settings (defined beside the stage) assembled into one PipelineConfig,
+loaded from YAML, overridden by flags, recorded in the manifest."""
 
 from __future__ import annotations
 
@@ -11,89 +12,27 @@ from typing import Any
 
 import yaml
 
+from pipeline.errors import ConfigError
+from transforms.balance import BalanceConfig
+from transforms.code_classifier import CodeClassifierConfig
+from transforms.code_lang import CodeLangConfig
+from transforms.decontaminate import DecontamConfig
+from transforms.dedup import NearDedupConfig
+from transforms.extract_page import ExtractConfig
+from transforms.first_pass import FirstPassConfig
+from transforms.generate import RolesConfig, SynthConfig
+from transforms.lang_id import LangIdConfig
+from transforms.quality import QualityConfig
+from transforms.read_warc import ReadConfig
+from transforms.scrub import ScrubConfig
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
-
-
-class ConfigError(ValueError):
-    """A config file or override that cannot be used, with the key that is wrong."""
-
-
-@dataclass(frozen=True)
-class ReadConfig:
-    max_payload_bytes: int = 5_000_000
-    html_sniff_bytes: int = 1024
-
-
-@dataclass(frozen=True)
-class FirstPassConfig:
-    min_text_chars: int = 100
-
-
-@dataclass(frozen=True)
-class CodeClassifierConfig:
-    model_path: str = "models/code_classifier.ftz"
-    threshold: float = 0.5
-    max_chars: int = 30000
-
-
-@dataclass(frozen=True)
-class ExtractConfig:
-    min_text_chars: int = 200
-    include_comments: bool = True
-    favor_recall: bool = False
-    tidy_markdown: bool = True
-    timeout_s: float = 10.0
-
-
-@dataclass(frozen=True)
-class CodeLangConfig:
-    min_score: float = 0.2
-    min_block_chars: int = 20
-    max_blocks_per_page: int = 8
-    stop_when_settled: bool = True
-    onnx_threads: int = 1
-
-
-@dataclass(frozen=True)
-class LangIdConfig:
-    model_path: str = "models/lid.176.ftz"
-    languages: tuple[str, ...] = ("en", "zh")
-    min_score: float = 0.5
-    min_score_declared: float = 0.2
-    max_chars: int = 5000
-
-
-@dataclass(frozen=True)
-class QualityConfig:
-    min_prose_words: int = 40
-    max_code_fraction: float = 0.95
-    min_code_lines: int = 1
-    max_dup_line_fraction: float = 0.3
-    max_dup_code_block_fraction: float = 0.5
-    max_top_2gram_fraction: float = 0.2
-    max_boilerplate_fraction: float = 0.3
-    max_line_chars: int = 3000
-
-
-@dataclass(frozen=True)
-class ScrubConfig:
-    secrets: bool = True
-    emails: bool = True
-    ip_addresses: bool = True
-    keep_private_ips: bool = True
-
-
-@dataclass(frozen=True)
-class BalanceConfig:
-    languages: tuple[str, ...] = ()
-    caps: dict[str, int] = field(default_factory=dict)
-    default_cap: int = 0
-    max_share: float = 1.0
-    salt: str = "balance-v1"
 
 
 @dataclass(frozen=True)
 class OutputConfig:
+    """How every job writes: shard counts or sizes, row groups, and whether drops are kept for audit."""
+
     seeds_num_shards: int = 4
     pairs_num_shards: int = 4
     target_shard_rows: int = 0
@@ -103,31 +42,9 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
-class NearDedupConfig:
-    enabled: bool = True
-    threshold: float = 0.8
-    ngram: int = 5
-    num_perm: int = 128
-    bands: int = 0
-    rows: int = 0
-    min_candidate_recall: float = 0.995
-    seed: int = 1
-    keep: str = "longest"
-    per_component: str = "cover"
-    max_bucket_size: int = 64
-    cc_max_rounds: int = 8
-
-
-@dataclass(frozen=True)
-class DecontamConfig:
-    enabled: bool = True
-    ngram: int = 10
-    benchmarks: tuple[str, ...] = ("humaneval", "mbpp")
-    extra_jsonl: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class DedupConfig:
+    """The dedup stages the seeds, synth and dedup jobs share, each switchable."""
+
     exact: bool = True
     near: NearDedupConfig = field(default_factory=NearDedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
@@ -135,55 +52,9 @@ class DedupConfig:
 
 
 @dataclass(frozen=True)
-class LLMRoleConfig:
-    """One LLM role: where it is served, which model, how it samples, how hard the client tries."""
-
-    model: str = ""  # empty: the first model the role's first endpoint lists
-    endpoints: tuple[str, ...] = ()
-    api_key_env: str = "SYNCODE_API_KEY"  # the name of the variable that holds the key, never the key
-    prompt_version: str = "v1"
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = 512
-    timeout_s: float = 120.0
-    max_retries: int = 4  # per endpoint, by the openai client (429, 5xx, timeouts, connection errors)
-    max_in_flight: int = 256  # requests in flight per worker: vLLM batches continuously and needs many
-    guided_json: bool = True  # ask for the prompt's JSON schema through response_format
-
-
-@dataclass(frozen=True)
-class RolesConfig:
-    question: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(prompt_version="v2", max_tokens=768))
-    response: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(
-        prompt_version="v2", max_tokens=2048, timeout_s=300.0))
-    tests: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(temperature=0.2, max_tokens=1536,
-                                                                       timeout_s=300.0))
-    judge: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(temperature=0.0, top_p=1.0, max_tokens=512))
-
-
-@dataclass(frozen=True)
-class TierConfig:
-    """A generation tier: a share of seeds (by stable hash) answered by other models, written as its own split."""
-
-    name: str = "hq"
-    share: float = 0.05
-    roles: RolesConfig = field(default_factory=RolesConfig)
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    max_seed_chars: int = 6000
-    languages: tuple[str, ...] = ("en", "zh")  # natural language of each question, chosen per seed by a stable hash
-    language_weights: tuple[float, ...] = (0.5, 0.5)
-    responses_per_question: int = 1  # N response samples per question
-    cache: bool = True  # reuse completions stored under OUT/cache by (id, role, prompt version, model, sampling)
-    cache_flush_entries: int = 1000  # a worker writes its new cache entries at least this often, and per bundle
-    roles: RolesConfig = field(default_factory=RolesConfig)
-    tiers: tuple[TierConfig, ...] = ()
-
-
-@dataclass(frozen=True)
 class PipelineConfig:
+    """Every setting of every job, one section per stage (configs/default.yaml has the same shape)."""
+
     progress_interval_s: float = 10.0
     read: ReadConfig = field(default_factory=ReadConfig)
     first_pass: FirstPassConfig = field(default_factory=FirstPassConfig)

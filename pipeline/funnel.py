@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from transforms.stage import METRICS_PREFIX
+from ledger.counters import METRICS_PREFIX
 
 
 @dataclass

@@ -1,15 +1,24 @@
-"""Pieces every job graph shares: the JobGraph it returns, pass-through counting, and the audit of drops."""
+"""Pieces every job graph shares: the JobGraph it returns, pass-through counting, the writers, the audit of drops,
+and the dedup stages (decontaminate, exact, near) that the seeds, synth and dedup jobs all run."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import apache_beam as beam
 
+from dedup.keep import choose_kept, keep_order
+from dedup.minhash import lsh_params
+from dedup.records import ClusterRow, DocView
+from ledger.records import DROPPED_SCHEMA
 from pipeline.config import PipelineConfig
-from pipeline.records import DROPPED_SCHEMA
-from transforms.stage import StageCounters
+from pipeline.errors import ConfigError
+from transforms.decontaminate import Decontaminate
+from transforms.dedup import CLUSTERS_TAG, ExactDedup, MinHashDedup, kept_cluster_row
+from transforms.scrub import scrub_dropped
+from transforms.stage import DROPPED_TAG, KEPT_TAG, StageDoFn
 from transforms.write_parquet import WriteParquetShards
 
 
@@ -27,24 +36,16 @@ class JobGraph:
             self.handoffs = list(itertools.pairwise(self.stages))
 
 
-class _CountFn(beam.DoFn):
+class CountThroughFn(StageDoFn):
     """Counts records passing a point (a writer's input, a reader's output) as a stage that keeps everything."""
 
-    def __init__(self, stage: str, progress_interval_s: float):
-        self.stage = stage
-        self.progress_interval_s = progress_interval_s
-
-    def setup(self) -> None:
-        self.counters = StageCounters(self.stage, self.progress_interval_s)
-
-    def process(self, element):
-        self.counters.seen()
-        self.counters.kept()
-        yield element
+    def decide(self, element: Any) -> Any:
+        return element
 
 
 def count_as(stage: str, progress_interval_s: float) -> beam.ParDo:
-    return beam.ParDo(_CountFn(stage, progress_interval_s))
+    """A step that counts what passes as the stage `stage`, so writers and readers show in the funnel."""
+    return beam.ParDo(CountThroughFn(stage, progress_interval_s))
 
 
 def shard_writer(directory: str, schema, num_shards: int, config: PipelineConfig, *, shard_key=None,
@@ -62,10 +63,58 @@ def write_dropped(dropped: list, output: str, job: str, config: PipelineConfig) 
     """Every dropped record, with stage and reason, to OUT/dropped/JOB for audit; details are scrubbed of secrets."""
     if not config.output.write_dropped or not dropped:
         return
-    from transforms.scrub import scrub_dropped
-
     writer = WriteParquetShards(f"{output}/dropped/{job}", DROPPED_SCHEMA, 1, prefix="dropped",
                                 shard_key=lambda d: f"{d.stage}/{d.id}")
     (tuple(dropped) | f"{job}Drops" >> beam.Flatten() | f"Scrub{job.title()}Drops" >> beam.Map(scrub_dropped,
                                                                                                  config.scrub)
      | f"Write{job.title()}Drops" >> writer)
+
+
+# ---------------------------------------------------------------- the dedup stages
+
+
+@dataclass
+class DedupStages:
+    """What the dedup stages hand back: the kept records, drops and cluster rows to write, the stage names."""
+
+    kept: Any
+    dropped: list = field(default_factory=list)
+    clusters: list = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+
+
+def _drop_to_cluster_row(d) -> ClusterRow:
+    return ClusterRow(d.id, d.id, False, d.reason, d.detail)
+
+
+def add_dedup_stages(records, config: PipelineConfig, view: DocView) -> DedupStages:
+    """Decontaminate, then exact dedup, then MinHash near-dup dedup, each switchable in config.dedup."""
+    c, interval = config.dedup, config.progress_interval_s
+    try:
+        lsh_params(c.near.threshold, c.near.num_perm, c.near.bands, c.near.rows, c.near.min_candidate_recall)
+        keep_order(c.near.keep, "", 0, 0.0, "")
+        choose_kept({}, [], c.near.keep, c.near.per_component)
+    except ValueError as exc:
+        raise ConfigError(f"dedup.near: {exc}") from exc
+    out = DedupStages(records)
+    if c.decontam.enabled:
+        clean = out.kept | "Decontaminate" >> Decontaminate(c.decontam, view, progress_interval_s=interval)
+        out.kept = clean[KEPT_TAG]
+        out.dropped.append(clean[DROPPED_TAG])
+        out.clusters.append(clean[DROPPED_TAG] | "ContaminatedRows" >> beam.Map(_drop_to_cluster_row))
+        out.stages.append("Decontaminate")
+    if c.exact:
+        exact = out.kept | "ExactDedup" >> ExactDedup(view, progress_interval_s=interval)
+        out.kept = exact[KEPT_TAG]
+        out.dropped.append(exact[DROPPED_TAG])
+        out.clusters.append(exact[CLUSTERS_TAG])
+        out.stages.append("ExactDedup")
+    if c.near.enabled:
+        near = out.kept | "MinHashDedup" >> MinHashDedup(c.near, view, progress_interval_s=interval)
+        out.kept = near[KEPT_TAG]
+        out.dropped.append(near[DROPPED_TAG])
+        out.clusters.append(near[CLUSTERS_TAG])
+        out.stages.append("MinHashDedup")
+    else:
+        out.clusters.append(out.kept | "KeptRows" >> beam.Map(kept_cluster_row, view))
+    return out

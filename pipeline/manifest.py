@@ -11,6 +11,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from ledger.files import file_metadata
 from pipeline.funnel import StageCounts
 from transforms.write_parquet import INDEX_DIR
 
@@ -45,10 +46,6 @@ def _read_json(path: str) -> dict[str, Any]:
         return json.loads(fh.read().decode("utf-8"))
 
 
-def _match(pattern: str) -> list:
-    return [m for r in FileSystems.match([pattern]) for m in r.metadata_list]
-
-
 def finalize_shards(directory: str, root: str, prefix: str = "train") -> list[dict[str, Any]]:
     """The shard set the latest run wrote, from the writers' index entries; older sets and temp files go.
 
@@ -56,15 +53,15 @@ def finalize_shards(directory: str, root: str, prefix: str = "train") -> list[di
     with another size) and the temp files of a crashed write are deleted, so readers see one consistent set.
     """
     directory = directory.rstrip("/")
-    metas = _match(f"{directory}/{INDEX_DIR}/{prefix}-*.json")
+    metas = file_metadata(f"{directory}/{INDEX_DIR}/{prefix}-*.json")
     if not metas:
         return []
     newest = max(metas, key=lambda m: m.last_updated_in_seconds)
     num_shards = _read_json(newest.path)["num_shards"]
     suffix = f"-of-{num_shards:05d}.parquet"
-    stale = [m.path for m in _match(f"{directory}/{prefix}-*.parquet") if not m.path.endswith(suffix)]
+    stale = [m.path for m in file_metadata(f"{directory}/{prefix}-*.parquet") if not m.path.endswith(suffix)]
     stale += [m.path for m in metas if not m.path.endswith(suffix + ".json")]
-    stale += [m.path for m in _match(f"{directory}/.tmp-*")]
+    stale += [m.path for m in file_metadata(f"{directory}/.tmp-*")]
     if stale:
         FileSystems.delete(stale)
     rel = directory[len(root.rstrip("/")) + 1:] if directory.startswith(root.rstrip("/") + "/") else directory

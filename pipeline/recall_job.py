@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.classifier_data import iter_warc_html
-from pipeline.config import CodeClassifierConfig
-from transforms.code_classifier import code_probability
+from transforms.code_classifier import CodeClassifierConfig, code_probability
 from transforms.extract_code import domain_of
 from transforms.first_pass import plain_text
 from transforms.model_files import load_fasttext

@@ -1,4 +1,4 @@
-"""The seeds job graph: WARC files in, seed Parquet out, every drop counted.
+"""The seeds job: WARC files in, seed Parquet out, every drop counted.
 
 Cheap decisions first: the resiliparse first pass and the fastText code classifier see every page, trafilatura
 only the pages the classifier calls code-related.
@@ -6,13 +6,18 @@ only the pages the classifier calls code-related.
 
 from __future__ import annotations
 
+import argparse
+import logging
+
 import apache_beam as beam
 
-from dedup.records import CLUSTER_SCHEMA
+from dedup.records import CLUSTER_SCHEMA, SEED_VIEW
+from ledger.records import SEED_SCHEMA
 from pipeline.config import PipelineConfig
-from pipeline.dedup_job import SEED_VIEW, add_dedup_stages
-from pipeline.graph import JobGraph, count_as, shard_writer, write_dropped
-from pipeline.records import SEED_SCHEMA
+from pipeline.errors import UsageError
+from pipeline.funnel import StageCounts
+from pipeline.graph import JobGraph, add_dedup_stages, count_as, shard_writer, write_dropped
+from pipeline.launch import parse_only_shards, run_graph
 from transforms.balance import Balance
 from transforms.code_classifier import CodeClassifier
 from transforms.code_lang import CodeLang
@@ -23,6 +28,9 @@ from transforms.quality import Quality
 from transforms.read_warc import ReadWarc
 from transforms.scrub import Scrub
 from transforms.stage import DROPPED_TAG, KEPT_TAG
+from transforms.warc_inputs import resolve_inputs
+
+_LOG = logging.getLogger("syncode")
 
 # read -> first pass -> code classifier -> extract -> LID -> quality -> code language -> scrub -> dedup -> balance
 # -> write (the dedup stages come from config.dedup and sit between Scrub and Balance).
@@ -68,3 +76,14 @@ def build_seeds(p: beam.Pipeline, files: list[str], config: PipelineConfig, outp
     write_dropped(dropped, output, "seeds", config)
     outputs["seeds"] = f"{output}/seeds"
     return JobGraph(stages, outputs=outputs)
+
+
+def run(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:
+    """`python -m pipeline seeds --input WARCS --output OUT`: the WARC files resolved, the graph run; its funnel."""
+    if not ns.input:
+        raise UsageError("seeds needs --input: WARC paths, globs, or a Common Crawl warc.paths.gz listing")
+    files = resolve_inputs(ns.input, ns.cc_base_url)
+    _LOG.info("seeds: %d WARC file(s)", len(files))
+    only = parse_only_shards(ns.only_shards, config.output.seeds_num_shards)
+    return run_graph("seeds", lambda p: build_seeds(p, files, config, ns.output, only), beam_argv, config,
+                     ns.output, only)

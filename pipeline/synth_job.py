@@ -1,17 +1,37 @@
-"""The synth job graph: seed Parquet in, questions, N responses each, pair Parquet out; every request accounted for."""
+"""The synth job: seed Parquet in, questions, N responses each, pair Parquet out; every request accounted for."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 import apache_beam as beam
 
 from dedup.records import DocView
-from pipeline.config import PipelineConfig, SynthConfig, TierConfig
-from pipeline.dedup_job import add_dedup_stages
-from pipeline.graph import JobGraph, count_as, shard_writer, write_dropped
-from pipeline.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, Seed, stable_id
-from transforms.generate import DEAD_LETTER_TAG, GenerateQuestions, GenerateResponses, expand_samples
+from ledger.files import file_paths
+from ledger.ids import unit_hash
+from ledger.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, seed_from_row
+from pipeline.config import PipelineConfig
+from pipeline.errors import UsageError
+from pipeline.funnel import StageCounts
+from pipeline.graph import JobGraph, add_dedup_stages, count_as, shard_writer, write_dropped
+from pipeline.launch import parse_only_shards, run_graph
+from pipeline.llm_roles import (
+    generation_summary,
+    has_llm,
+    llm_endpoints,
+    synth_instructions,
+    with_endpoints,
+    with_models,
+)
+from transforms.generate import (
+    DEAD_LETTER_TAG,
+    GenerateQuestions,
+    GenerateResponses,
+    SynthConfig,
+    TierConfig,
+    expand_samples,
+)
 from transforms.stage import DROPPED_TAG, KEPT_TAG
 from transforms.write_parquet import WriteParquetShards, shard_of
 
@@ -25,7 +45,7 @@ QUESTION_VIEW = DocView(text=("instruction",))  # near-duplicate and contaminate
 
 def tier_index(seed_id: str, tiers: tuple[TierConfig, ...]) -> int:
     """Which tier a seed belongs to (0: standard, i: tiers[i-1]), by a stable hash so reruns agree."""
-    u = int(stable_id(seed_id, "tier"), 16) / 16**16
+    u = unit_hash(seed_id, "tier")
     edge = 0.0
     for i, tier in enumerate(tiers, start=1):
         edge += tier.share
@@ -39,15 +59,6 @@ def _split_tiers(label: str, pcoll, seed_id, tiers: tuple[TierConfig, ...]) -> l
     if not tiers:
         return [pcoll]
     return list(pcoll | label >> beam.Partition(lambda r, _n: tier_index(seed_id(r), tiers), len(tiers) + 1))
-
-
-def _to_seed(row: dict) -> Seed:
-    """A seed row as a Seed; columns an older seeds run did not write take the field's default."""
-    defaults = Seed._field_defaults
-    missing = [n for n in Seed._fields if n not in row and n not in defaults]
-    if missing:
-        raise ValueError(f"seed row {row.get('id')!r} lacks required columns {missing}")
-    return Seed(**{name: row[name] if name in row else defaults[name] for name in Seed._fields})
 
 
 def _suffix(tier: str) -> str:
@@ -83,7 +94,7 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     synth = config.synth
     cache_root = f"{output}/cache" if synth.cache else None
     seeds = (p | "ReadSeeds" >> beam.io.ReadFromParquet(seeds_glob)
-             | "ToSeed" >> beam.Map(_to_seed) | "CountReadSeeds" >> count_as("ReadSeeds", interval)
+             | "ToSeed" >> beam.Map(seed_from_row) | "CountReadSeeds" >> count_as("ReadSeeds", interval)
              | "SpreadSeeds" >> beam.Reshuffle())
     if only_shards:  # regenerate only the pairs of these shards: other seeds cost nothing
         n, wanted = config.output.pairs_num_shards, set(only_shards)
@@ -122,3 +133,23 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     if not tiers and not only_shards:
         handoffs.insert(0, ("ReadSeeds", "GenerateQuestions"))
     return JobGraph(stages, outputs=outputs, prefixes=prefixes, handoffs=handoffs)
+
+
+def seeds_glob(ns: argparse.Namespace) -> str:
+    """The seed shards to expand: --seeds (a directory, glob or file), else OUTPUT/seeds."""
+    seeds = ns.seeds or f"{ns.output}/seeds"
+    return seeds if any(c in seeds for c in "*?[") or seeds.endswith(".parquet") else f"{seeds}/train-*.parquet"
+
+
+def run(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:
+    """`python -m pipeline synth --output OUT --llm_endpoint URL`: the LLM roles filled, the graph run; its funnel."""
+    if not has_llm(ns, config):
+        raise UsageError(synth_instructions(ns.output))
+    glob = seeds_glob(ns)
+    if not file_paths(glob):
+        raise UsageError(f"no seed shards match {glob}: run the seeds job first, or pass --seeds")
+    only = parse_only_shards(ns.only_shards, config.output.pairs_num_shards)
+    with llm_endpoints(ns) as endpoints:
+        config = with_models(with_endpoints(config, endpoints))
+        return run_graph("synth", lambda p: build_synth(p, glob, config, ns.output, only), beam_argv,
+                         config, ns.output, only, extra={"generation": generation_summary(config)})

@@ -11,8 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from ledger.files import file_paths
+from ledger.records import PAIR_SCHEMA, SEED_SCHEMA
 from pipeline.manifest import read_manifest
-from pipeline.records import PAIR_SCHEMA, SEED_SCHEMA
 
 OUTPUT_SCHEMAS: dict[str, pa.Schema] = {"seeds": SEED_SCHEMA, "data": PAIR_SCHEMA}
 WRITE_STAGES = {"seeds": ("seeds", "WriteSeeds"), "data": ("synth", "WritePairs")}  # tier "data.X": WritePairs-X
@@ -68,7 +69,7 @@ def verify_output(root: str) -> list[str]:
         problems += check_shard_set(output, shards)
         listed = {f"{root}/{s['path']}" for s in shards}
         pattern = f"{root}/" + _NAME_RE.sub("-*.parquet", shards[0]["path"])
-        on_disk = {m.path for r in FileSystems.match([pattern]) for m in r.metadata_list}
+        on_disk = set(file_paths(pattern))
         for path in sorted(on_disk - listed):
             problems.append(f"{output}: {path} is not in the manifest")
         ids: Counter[str] = Counter()

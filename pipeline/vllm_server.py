@@ -23,6 +23,7 @@ class ServerError(RuntimeError):
 
 
 def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now, for a server this process starts."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

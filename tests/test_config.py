@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import ConfigError, PipelineConfig, load_config, parse_override, to_dict
+from pipeline.config import PipelineConfig, load_config, parse_override, to_dict
+from pipeline.errors import ConfigError
 
 
 def test_default_yaml_matches_dataclass_defaults():

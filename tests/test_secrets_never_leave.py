@@ -13,9 +13,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipeline.config import SynthConfig
-from pipeline.records import Question, Seed
+from ledger.records import Question, Seed
 from tests.conftest import REPO
+from transforms.generate import SynthConfig
 
 AWS = "AKIAZ7QWERTYUIOP1234"
 GITHUB = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"

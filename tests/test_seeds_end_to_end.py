@@ -11,9 +11,9 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import QualityConfig
-from pipeline.records import SEED_SCHEMA
+from ledger.records import SEED_SCHEMA
 from tests.conftest import REPO
+from transforms.quality import QualityConfig
 
 
 @pytest.fixture(scope="module")

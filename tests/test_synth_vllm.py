@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.records import PAIR_SCHEMA
+from ledger.records import PAIR_SCHEMA
 from prompts.render import load_taxonomy
 from tests.conftest import DATA, REPO
 

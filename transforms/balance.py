@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam import pvalue
 
-from pipeline.config import BalanceConfig
-from pipeline.records import Seed
-from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, StageDoFn, dropped_record
+from ledger.drop import Drop
+from ledger.ids import unit_hash
+from ledger.records import Seed
+from transforms.stage import Stage, StageDoFn
 
 STAGE = "Balance"
 
 
-def unit_hash(salt: str, seed_id: str) -> float:
-    """A stable number in [0, 1) per seed, so the same seeds are kept on every run and runner."""
-    digest = hashlib.blake2b(f"{salt}\x1f{seed_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+@dataclass(frozen=True)
+class BalanceConfig:
+    """Which programming languages Balance keeps and how many seeds of each."""
+
+    languages: tuple[str, ...] = ()
+    caps: dict[str, int] = field(default_factory=dict)
+    default_cap: int = 0
+    max_share: float = 1.0
+    salt: str = "balance-v1"
 
 
 def language_caps(counts: dict[str, int], config: BalanceConfig) -> dict[str, int]:
@@ -58,25 +64,16 @@ class BalanceFn(StageDoFn):
         if self._caps_for is not counts:
             self._caps_for, self._caps = counts, language_caps(counts, self.config)
         self.counters.seen()
-        drop = decide_balance(seed, counts, self._caps, self.config)
-        if drop is None:
-            self.counters.kept()
-            yield seed
-        else:
-            self.counters.dropped(drop.reason)
-            yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(self.stage, seed, drop))
+        yield self.route(seed, decide_balance(seed, counts, self._caps, self.config) or seed)
 
 
-class Balance(beam.PTransform):
+class Balance(Stage):
     """Counts seeds per programming language, then keeps about `cap` of each, chosen by a hash of the seed id."""
 
     def __init__(self, config: BalanceConfig, progress_interval_s: float = 10.0, label: str | None = None):
-        super().__init__(label)
-        self.config = config
-        self.progress_interval_s = progress_interval_s
+        super().__init__(BalanceFn(config, progress_interval_s), label)
 
     def expand(self, seeds):
         counts = (seeds | "Language" >> beam.Map(lambda s: s.programming_language)
                   | "CountPerLanguage" >> beam.combiners.Count.PerElement())
-        return seeds | "Sample" >> beam.ParDo(BalanceFn(self.config, self.progress_interval_s),
-                                              pvalue.AsDict(counts)).with_outputs(DROPPED_TAG, main=KEPT_TAG)
+        return self.apply_fn(seeds, pvalue.AsDict(counts), label="Sample")

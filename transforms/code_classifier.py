@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from pipeline.config import CodeClassifierConfig
-from pipeline.records import ScreenedPage
+from ledger.drop import Drop
+from ledger.records import ScreenedPage
 from transforms.model_files import load_fasttext
-from transforms.stage import Drop, Stage, StageDoFn
+from transforms.stage import Stage, StageDoFn
 
 STAGE = "CodeClassifier"
 CODE_LABEL = "__label__code"
@@ -15,6 +16,15 @@ OTHER_LABEL = "__label__other"
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")  # a run of word characters, or one punctuation character
 MAX_TOKENS = 1000
 _CHUNK = 4000
+
+
+@dataclass(frozen=True)
+class CodeClassifierConfig:
+    """The code classifier's model, threshold and how much text it reads."""
+
+    model_path: str = "models/code_classifier.ftz"
+    threshold: float = 0.5
+    max_chars: int = 30000
 
 
 def classifier_text(text: str, max_chars: int = 30000) -> str:
@@ -69,6 +79,8 @@ class CodeClassifierFn(StageDoFn):
         return decide_code(score, self.config.threshold) or page._replace(code_score=score)
 
 
-def CodeClassifier(config: CodeClassifierConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802
+class CodeClassifier(Stage):
     """ScreenedPages in, code-related ScreenedPages (with code_score) out, with a `dropped` output."""
-    return Stage(CodeClassifierFn(config, progress_interval_s))
+
+    def __init__(self, config: CodeClassifierConfig, progress_interval_s: float = 10.0, label: str | None = None):
+        super().__init__(CodeClassifierFn(config, progress_interval_s), label)

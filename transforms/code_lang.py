@@ -7,10 +7,10 @@ could no longer change the page's language. Blocks it did not read keep the labe
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from pipeline.config import CodeLangConfig
-from pipeline.records import Seed
+from ledger.records import Seed
 from transforms.stage import Stage, StageDoFn
 from transforms.verbatim_code import parse_fences
 
@@ -36,6 +36,17 @@ HINT_LABELS = {
     "powershell": "powershell", "ps1": "powershell", "vb": "vba", "vba": "vba", "asm": "asm", "nasm": "asm",
     "cs": "cs", "csharp": "cs", "c#": "cs", "tcl": "tcl", "verilog": "verilog", "vhdl": "vhdl", "solidity": "solidity",
 }
+
+
+@dataclass(frozen=True)
+class CodeLangConfig:
+    """How CodeLang labels blocks: magika's floor, block size and how many blocks it reads."""
+
+    min_score: float = 0.2
+    min_block_chars: int = 20
+    max_blocks_per_page: int = 8
+    stop_when_settled: bool = True
+    onnx_threads: int = 1
 
 
 class BlockLabel(NamedTuple):
@@ -151,6 +162,8 @@ class CodeLangFn(StageDoFn):
                              programming_language_score=score)
 
 
-def CodeLang(config: CodeLangConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802
+class CodeLang(Stage):
     """Seeds in, Seeds out with their programming language (no drops)."""
-    return Stage(CodeLangFn(config, progress_interval_s))
+
+    def __init__(self, config: CodeLangConfig, progress_interval_s: float = 10.0, label: str | None = None):
+        super().__init__(CodeLangFn(config, progress_interval_s), label)

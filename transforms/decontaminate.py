@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from dedup.decontam import build_index
 from dedup.records import DocView
-from pipeline.config import DecontamConfig
-from transforms.stage import Drop, Stage, StageDoFn
+from ledger.drop import Drop
+from transforms.stage import Stage, StageDoFn
 
 STAGE = "Decontaminate"
+
+
+@dataclass(frozen=True)
+class DecontamConfig:
+    """Decontaminate's n-gram size and the benchmarks and prompt files it checks against."""
+
+    enabled: bool = True
+    ngram: int = 10
+    benchmarks: tuple[str, ...] = ("humaneval", "mbpp")
+    extra_jsonl: tuple[str, ...] = ()
 
 
 def contamination_drop(index, text: str) -> Drop | None:
@@ -33,7 +44,9 @@ class DecontaminateFn(StageDoFn):
         return drop if drop else record
 
 
-def Decontaminate(config: DecontamConfig, view: DocView, stage: str = STAGE,  # noqa: N802 - reads as a transform
-                  progress_interval_s: float = 10.0) -> Stage:
+class Decontaminate(Stage):
     """Records in, clean records out, with a `dropped` output whose detail names the benchmark and n-gram."""
-    return Stage(DecontaminateFn(config, view, stage, progress_interval_s))
+
+    def __init__(self, config: DecontamConfig, view: DocView, stage: str = STAGE, progress_interval_s: float = 10.0,
+                 label: str | None = None):
+        super().__init__(DecontaminateFn(config, view, stage, progress_interval_s), label)

@@ -3,6 +3,7 @@ dedups pages and the synth job dedups generated instructions with the same trans
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -14,37 +15,38 @@ from dedup.keep import KEEP_RULES, PER_COMPONENT, choose_kept
 from dedup.minhash import SignatureMaker, bucket_pairs, lsh_params
 from dedup.records import ClusterRow, DedupDoc, DocView
 from dedup.text import jaccard, text_hash
-from pipeline.config import NearDedupConfig
-from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, StageCounters, dropped_record
+from ledger.drop import Drop
+from transforms.stage import DROPPED_TAG, KEPT_TAG, Stage, StageDoFn
 
 CLUSTERS_TAG = "clusters"
 EDGES_TAG = "edges"  # the verified duplicate pairs (a, b), for audit and measurement
 
 
-class _Counted(beam.DoFn):
-    def __init__(self, stage: str, progress_interval_s: float):
-        self.stage = stage
-        self.progress_interval_s = progress_interval_s
+@dataclass(frozen=True)
+class NearDedupConfig:
+    """MinHashDedup's threshold, shingles, banding, keep rule and clustering rounds."""
 
-    def setup(self) -> None:
-        self.counters = StageCounters(self.stage, self.progress_interval_s)
+    enabled: bool = True
+    threshold: float = 0.8
+    ngram: int = 5
+    num_perm: int = 128
+    bands: int = 0
+    rows: int = 0
+    min_candidate_recall: float = 0.995
+    seed: int = 1
+    keep: str = "longest"
+    per_component: str = "cover"
+    max_bucket_size: int = 64
+    cc_max_rounds: int = 8
 
 
 # ---------------------------------------------------------------- exact
 
 
-class _KeyByTextHashFn(_Counted):
-    def __init__(self, view: DocView, stage: str, progress_interval_s: float):
-        super().__init__(stage, progress_interval_s)
-        self.view = view
-
-    def process(self, record):
-        self.counters.seen()
-        yield text_hash(self.view(record).text), record
-
-
-class _KeepLowestIdFn(_Counted):
+class _KeepLowestIdFn(StageDoFn):
     """Of records with the same normalised text, keep the lowest id: the result does not depend on order."""
+
+    outputs = (CLUSTERS_TAG,)
 
     def __init__(self, view: DocView, stage: str, progress_interval_s: float):
         super().__init__(stage, progress_interval_s)
@@ -55,49 +57,47 @@ class _KeepLowestIdFn(_Counted):
         keep_id = min(self.view(r).id for r in records)
         kept = False
         for record in records:
+            self.counters.seen()
             rid = self.view(record).id
             if rid == keep_id and not kept:
                 kept = True
-                self.counters.kept()
-                yield record
+                yield self.keep(record)
                 continue
             reason = "exact_duplicate" if rid != keep_id else "duplicate_id"
-            self.counters.dropped(reason)
-            yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(self.stage, record, Drop(reason, f"kept={keep_id}")))
+            yield self.drop(record, Drop(reason, f"kept={keep_id}"))
             yield pvalue.TaggedOutput(CLUSTERS_TAG, ClusterRow(rid, keep_id, False, reason, f"kept={keep_id}"))
 
 
-class ExactDedup(beam.PTransform):
+class ExactDedup(Stage):
     """Records in; outputs `kept`, `dropped` and `clusters` (a row per dropped copy, naming the kept one)."""
 
     def __init__(self, view: DocView, stage: str = "ExactDedup", progress_interval_s: float = 10.0,
                  label: str | None = None):
-        super().__init__(label)
-        self.view, self.stage, self.interval = view, stage, progress_interval_s
+        super().__init__(_KeepLowestIdFn(view, stage, progress_interval_s), label)
+        self.view = view
 
     def expand(self, records):
-        return (records
-                | "KeyByTextHash" >> beam.ParDo(_KeyByTextHashFn(self.view, self.stage, self.interval))
-                | "GroupByTextHash" >> beam.GroupByKey()
-                | "KeepLowestId" >> beam.ParDo(_KeepLowestIdFn(self.view, self.stage, self.interval)).with_outputs(
-                    DROPPED_TAG, CLUSTERS_TAG, main=KEPT_TAG))
+        view = self.view
+        keyed = (records | "KeyByTextHash" >> beam.Map(lambda r: (text_hash(view(r).text), r))
+                 | "GroupByTextHash" >> beam.GroupByKey())
+        return self.apply_fn(keyed, label="KeepLowestId")
 
 
 # ---------------------------------------------------------------- near (MinHash LSH)
 
 
-class _SignFn(beam.DoFn):
+class _SignFn(StageDoFn):
     """A batch of DedupDocs in; (band, bucket) -> id keys out, plus each document's shingle set and keep-rule stats."""
 
     def __init__(self, config: NearDedupConfig, stage: str):
+        super().__init__(stage)
         self.config = config
-        self.stage = stage
 
     def setup(self) -> None:
+        super().setup()
         c = self.config
         self.maker = SignatureMaker(lsh_params(c.threshold, c.num_perm, c.bands, c.rows, c.min_candidate_recall),
                                     c.ngram, c.seed)
-        self.counters = StageCounters(self.stage)
 
     def process(self, batch: list[DedupDoc]):
         shingles = [self.maker.shingles(doc.text) for doc in batch]
@@ -110,15 +110,12 @@ class _SignFn(beam.DoFn):
             yield pvalue.TaggedOutput("shingles", (doc.id, (s.tobytes(), len(doc.text), doc.score, doc.date)))
 
 
-class _VerifyFn(beam.DoFn):
+class _VerifyFn(StageDoFn):
     """A candidate pair becomes an edge only if the true Jaccard of its shingle sets reaches the threshold."""
 
     def __init__(self, threshold: float, stage: str):
+        super().__init__(stage)
         self.threshold = threshold
-        self.stage = stage
-
-    def setup(self) -> None:
-        self.counters = StageCounters(self.stage)
 
     def process(self, element):
         b, joined = element
@@ -180,11 +177,10 @@ def _by_component(element):
         yield root, ("e", node, other)
 
 
-class _ApplyFn(_Counted):
+class _ApplyFn(StageDoFn):
     """Every record meets its cluster decision: kept, or dropped as near_duplicate (duplicate ids are dropped too)."""
 
-    def __init__(self, stage: str, progress_interval_s: float):
-        super().__init__(stage, progress_interval_s)
+    outputs = (CLUSTERS_TAG,)
 
     def process(self, element):
         doc_id, joined = element
@@ -192,35 +188,27 @@ class _ApplyFn(_Counted):
         for i, record in enumerate(joined["record"]):
             self.counters.seen()
             if i > 0:
-                self.counters.dropped("duplicate_id")
-                drop = Drop("duplicate_id", "another record has this id")
-                yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(self.stage, record, drop))
+                yield self.drop(record, Drop("duplicate_id", "another record has this id"))
                 continue
             yield pvalue.TaggedOutput(CLUSTERS_TAG, decision)
-            if decision.kept:
-                self.counters.kept()
-                yield record
-            else:
-                self.counters.dropped(decision.reason)
-                yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(self.stage, record,
-                                                                      Drop(decision.reason, decision.detail)))
+            yield self.keep(record) if decision.kept else self.drop(record, Drop(decision.reason, decision.detail))
 
 
-class MinHashDedup(beam.PTransform):
+class MinHashDedup(Stage):
     """Records in; outputs `kept`, `dropped`, `clusters` (one row per record) and `edges`. The flow: signatures ->
     (band, bucket) keys -> GroupByKey -> candidate pairs -> true-Jaccard check -> connected components ->
     the records a component keeps (`config.keep`, `config.per_component`)."""
 
     def __init__(self, config: NearDedupConfig, view: DocView, stage: str = "MinHashDedup",
                  progress_interval_s: float = 10.0, label: str | None = None):
-        super().__init__(label)
+        super().__init__(_ApplyFn(stage, progress_interval_s), label)
         if config.keep not in KEEP_RULES:
             raise ValueError(f"dedup.near.keep must be one of {', '.join(KEEP_RULES)}, got {config.keep!r}")
         if config.per_component not in PER_COMPONENT:
             raise ValueError(f"dedup.near.per_component must be one of {', '.join(PER_COMPONENT)}, "
                              f"got {config.per_component!r}")
         lsh_params(config.threshold, config.num_perm, config.bands, config.rows, config.min_candidate_recall)
-        self.config, self.view, self.stage, self.interval = config, view, stage, progress_interval_s
+        self.config, self.view, self.stage = config, view, stage
 
     def expand(self, records):
         c, stage = self.config, self.stage
@@ -245,9 +233,8 @@ class MinHashDedup(beam.PTransform):
                      | "ByComponent" >> beam.FlatMap(_by_component)
                      | "GroupByComponent" >> beam.GroupByKey()
                      | "ChooseKept" >> beam.ParDo(_ChooseFn(c.keep, c.per_component)))
-        applied = ({"record": keyed, "decision": decisions} | "JoinDecisions" >> beam.CoGroupByKey()
-                   | "Apply" >> beam.ParDo(_ApplyFn(stage, self.interval)).with_outputs(
-                       DROPPED_TAG, CLUSTERS_TAG, main=KEPT_TAG))
+        joined = {"record": keyed, "decision": decisions} | "JoinDecisions" >> beam.CoGroupByKey()
+        applied = self.apply_fn(joined, label="Apply")
         return {KEPT_TAG: applied[KEPT_TAG], DROPPED_TAG: applied[DROPPED_TAG], CLUSTERS_TAG: applied[CLUSTERS_TAG],
                 EDGES_TAG: verified["edges"]}
 

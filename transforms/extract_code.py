@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pipeline.config import ExtractConfig
-from pipeline.records import Seed
-from transforms.extract_page import ExtractedPage
-from transforms.stage import Drop, Stage, StageDoFn
+from ledger.drop import Drop
+from ledger.records import Seed
+from transforms.extract_page import ExtractConfig, ExtractedPage
+from transforms.stage import Stage, StageDoFn
 from transforms.verbatim_code import parse_fences
 
 STAGE = "ExtractCodePage"
@@ -61,6 +61,8 @@ class ExtractCodePageFn(StageDoFn):
         return seed
 
 
-def ExtractCodePage(config: ExtractConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802
+class ExtractCodePage(Stage):
     """Pages (or screened pages) in, Seeds out, with a `dropped` output."""
-    return Stage(ExtractCodePageFn(config, progress_interval_s))
+
+    def __init__(self, config: ExtractConfig, progress_interval_s: float = 10.0, label: str | None = None):
+        super().__init__(ExtractCodePageFn(config, progress_interval_s), label)

@@ -4,12 +4,12 @@ Markdown, with every code block put back verbatim from the DOM."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from lxml import etree
 
-from pipeline.config import ExtractConfig
-from transforms.drop import Drop
+from ledger.drop import Drop
 from transforms.verbatim_code import (
     CodeBlock,
     block_text,
@@ -32,6 +32,17 @@ _BYLINE_CLASSES = frozenset({"comment-meta", "commentmetadata", "comment-metadat
 _CAPTION_RE = re.compile(r"caption|title|credit|copyright|legend", re.I)
 _INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")  # soft hyphens and zero-width marks in titles
 _INLINE_CODE_RE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)")
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """How ExtractCodePage extracts: trafilatura's options, the minimum text and the per-page time limit."""
+
+    min_text_chars: int = 200
+    include_comments: bool = True
+    favor_recall: bool = False
+    tidy_markdown: bool = True
+    timeout_s: float = 10.0
 
 
 class ExtractedPage(NamedTuple):

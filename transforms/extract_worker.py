@@ -10,8 +10,8 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
-from pipeline.config import ExtractConfig
-from transforms.drop import Drop
+from ledger.drop import Drop
+from transforms.extract_page import ExtractConfig
 
 _START_TIMEOUT_S = 120.0  # a fresh interpreter importing trafilatura and lxml on a busy machine
 DEFAULT_TARGET = "transforms.extract_page:extract_code_page"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from pipeline.config import FirstPassConfig
-from transforms.stage import Drop, Stage, StageDoFn
+from ledger.drop import Drop
+from ledger.records import ScreenedPage
+from transforms.stage import Stage, StageDoFn
 
 STAGE = "FirstPass"
 
@@ -17,6 +19,13 @@ _CODE_LINE_RE = re.compile(
     private|static|void|int|struct|impl|package|\#include|SELECT|CREATE|INSERT|\$|>>>)\b)|[;{}]\s*$|=>|->|::|==""",
     re.X,
 )
+
+
+@dataclass(frozen=True)
+class FirstPassConfig:
+    """How much plain text a page needs to reach the code classifier."""
+
+    min_text_chars: int = 100
 
 
 class CodeSignals(NamedTuple):
@@ -45,8 +54,6 @@ def code_signals(html: str, text: str) -> CodeSignals:
 
 def screen_page(page, text: str):
     """The Page with its first-pass text attached, not yet scored by the code classifier."""
-    from pipeline.records import ScreenedPage
-
     return ScreenedPage(*page, plain_text=text, code_score=-1.0)
 
 
@@ -72,6 +79,8 @@ class FirstPassFn(StageDoFn):
         return decide_first_pass(page, self.config)
 
 
-def FirstPass(config: FirstPassConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802
+class FirstPass(Stage):
     """Pages in, ScreenedPages out, with a `dropped` output."""
-    return Stage(FirstPassFn(config, progress_interval_s))
+
+    def __init__(self, config: FirstPassConfig, progress_interval_s: float = 10.0, label: str | None = None):
+        super().__init__(FirstPassFn(config, progress_interval_s), label)

@@ -7,16 +7,17 @@ empty, unparseable...) or a dead letter (still failing after retries and failove
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.config import LLMRoleConfig, SynthConfig
-from pipeline.records import DeadLetter, Dropped, Pair, Question, Seed, stable_id
+from ledger.drop import Drop
+from ledger.ids import stable_id, unit_hash
+from ledger.records import DeadLetter, Pair, Question, Seed
 from prompts.render import (
     LANGUAGE_NAMES,
     Prompt,
@@ -28,10 +29,45 @@ from prompts.render import (
 )
 from transforms.generation_cache import CacheWriter, LookupCache, cache_key
 from transforms.inflight import InFlight, RequestLoop, in_window
-from transforms.llm_client import ChatFailure, ChatResult, EndpointPool, resolve_model
-from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, StageCounters
+from transforms.llm_client import ChatFailure, ChatResult, EndpointPool, LLMRoleConfig, resolve_model
+from transforms.stage import Stage, StageDoFn
 
 DEAD_LETTER_TAG = "dead_letter"
+
+
+@dataclass(frozen=True)
+class RolesConfig:
+    """The four LLM roles, each with its own endpoints, model and sampling."""
+
+    question: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(prompt_version="v2", max_tokens=768))
+    response: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(
+        prompt_version="v2", max_tokens=2048, timeout_s=300.0))
+    tests: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(temperature=0.2, max_tokens=1536,
+                                                                       timeout_s=300.0))
+    judge: LLMRoleConfig = field(default_factory=lambda: LLMRoleConfig(temperature=0.0, top_p=1.0, max_tokens=512))
+
+
+@dataclass(frozen=True)
+class TierConfig:
+    """A generation tier: a share of seeds (by stable hash) answered by other models, written as its own split."""
+
+    name: str = "hq"
+    share: float = 0.05
+    roles: RolesConfig = field(default_factory=RolesConfig)
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What the generation stages read: seed text budget, question languages, N responses, the cache, the roles."""
+
+    max_seed_chars: int = 6000
+    languages: tuple[str, ...] = ("en", "zh")  # natural language of each question, chosen per seed by a stable hash
+    language_weights: tuple[float, ...] = (0.5, 0.5)
+    responses_per_question: int = 1  # N response samples per question
+    cache: bool = True  # reuse completions stored under OUT/cache by (id, role, prompt version, model, sampling)
+    cache_flush_entries: int = 1000  # a worker writes its new cache entries at least this often, and per bundle
+    roles: RolesConfig = field(default_factory=RolesConfig)
+    tiers: tuple[TierConfig, ...] = ()
 
 
 class Request(NamedTuple):
@@ -48,7 +84,7 @@ def pick_language(seed_id: str, languages: tuple[str, ...], weights: tuple[float
     if not languages:
         return "en"
     weights = weights if len(weights) == len(languages) and sum(weights) > 0 else (1.0,) * len(languages)
-    point = int(hashlib.blake2b(seed_id.encode(), digest_size=8).hexdigest(), 16) / 2**64 * sum(weights)
+    point = unit_hash(seed_id) * sum(weights)
     for language, weight in zip(languages, weights, strict=True):
         point -= weight
         if point < 0:
@@ -89,18 +125,18 @@ def programming_language_hint(seed: Any) -> str:
     return detected if detected else "the programming language the page is about"
 
 
-class GenerateFn(beam.DoFn):
+class GenerateFn(StageDoFn):
     """One LLM role as a stage: (input, cached completion or None) in; kept, dropped and dead_letter out."""
 
     role_name = ""
+    outputs = (DEAD_LETTER_TAG,)
 
     def __init__(self, stage: str, role: LLMRoleConfig, synth: SynthConfig, cache_root: str | None,
                  progress_interval_s: float = 10.0):
-        self.stage = stage
+        super().__init__(stage, progress_interval_s)
         self.role = role
         self.synth = synth
         self.cache_root = cache_root
-        self.progress_interval_s = progress_interval_s
         self.prompt_tag = f"{self.role_name}-{role.prompt_version}"
 
     # what a subclass says
@@ -120,7 +156,7 @@ class GenerateFn(beam.DoFn):
 
     # the shared machinery
     def setup(self) -> None:
-        self.counters = StageCounters(self.stage, self.progress_interval_s)
+        super().setup()
         self.prompt = load_prompt(self.role_name, self.role.prompt_version)
         self.taxonomy = load_taxonomy()
         self.model = resolve_model(self.role)
@@ -188,13 +224,10 @@ class GenerateFn(beam.DoFn):
         self.counters.count(prefix + "completion", result.completion_tokens)
         decision = completion_drop(result) or self.decide(item, result)
         if isinstance(decision, Drop):
-            self.counters.dropped(decision.reason)
             request = self.request(item)
-            yield pvalue.TaggedOutput(DROPPED_TAG, Dropped(stage=self.stage, reason=decision.reason, id=request.id,
-                                                           url=request.url, detail=decision.detail[:2000]))
+            yield self.drop(item, decision, id=request.id, url=request.url)
         else:
-            self.counters.kept()
-            yield decision
+            yield self.keep(decision)
 
 
 class GenerateQuestionsFn(GenerateFn):
@@ -259,28 +292,34 @@ class GenerateResponsesFn(GenerateFn):
             response_completion_tokens=result.completion_tokens)
 
 
-class Generate(beam.PTransform):
+class Generate(Stage):
     """Look requests up in the cache, then run the role's stage; returns kept, dropped and dead_letter outputs."""
 
     def __init__(self, fn: GenerateFn, label: str | None = None):
-        super().__init__(label)
-        self.fn = fn
+        super().__init__(fn, label)
 
     def expand(self, items):
-        return (items | "LookupCache" >> LookupCache(self.fn.cache_root, self.fn.role_name, self.fn.key)
-                | "Generate" >> beam.ParDo(self.fn).with_outputs(DROPPED_TAG, DEAD_LETTER_TAG, main=KEPT_TAG))
+        fn = self.dofn
+        looked_up = items | "LookupCache" >> LookupCache(fn.cache_root, fn.role_name, fn.key)
+        return self.apply_fn(looked_up, label="Generate")
 
 
-def GenerateQuestions(synth: SynthConfig, cache_root: str | None = None,  # noqa: N802
-                      progress_interval_s: float = 10.0, stage: str = "GenerateQuestions") -> Generate:
+class GenerateQuestions(Generate):
     """Seeds in; Questions, drops and dead letters out."""
-    return Generate(GenerateQuestionsFn(stage, synth.roles.question, synth, cache_root, progress_interval_s))
+
+    def __init__(self, synth: SynthConfig, cache_root: str | None = None, progress_interval_s: float = 10.0,
+                 stage: str = "GenerateQuestions", label: str | None = None):
+        super().__init__(GenerateQuestionsFn(stage, synth.roles.question, synth, cache_root, progress_interval_s),
+                         label)
 
 
-def GenerateResponses(synth: SynthConfig, cache_root: str | None = None,  # noqa: N802
-                      progress_interval_s: float = 10.0, stage: str = "GenerateResponses") -> Generate:
+class GenerateResponses(Generate):
     """(Question, sample index) in; Pairs, drops and dead letters out."""
-    return Generate(GenerateResponsesFn(stage, synth.roles.response, synth, cache_root, progress_interval_s))
+
+    def __init__(self, synth: SynthConfig, cache_root: str | None = None, progress_interval_s: float = 10.0,
+                 stage: str = "GenerateResponses", label: str | None = None):
+        super().__init__(GenerateResponsesFn(stage, synth.roles.response, synth, cache_root, progress_interval_s),
+                         label)
 
 
 def expand_samples(question: Question, n: int) -> list[tuple[Question, int]]:

@@ -8,7 +8,6 @@ shapes a completion, so changing the prompt version, model or sampling asks agai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -17,8 +16,9 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.config import LLMRoleConfig
-from transforms.llm_client import ChatResult
+from ledger.files import file_paths
+from ledger.ids import stable_id
+from transforms.llm_client import ChatResult, LLMRoleConfig
 
 CACHE_SUFFIX = ".jsonl"
 
@@ -27,7 +27,7 @@ def cache_key(request_id: str, role: str, prompt_tag: str, model: str, config: L
     """A stable key from (request id, role, prompt version, model, sampling): equal keys mean the same request."""
     parts = [request_id, role, prompt_tag, model, repr(config.temperature), repr(config.top_p),
              str(config.max_tokens), str(config.guided_json)]
-    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
+    return stable_id(*parts, size=16)
 
 
 def role_dir(cache_root: str, role: str) -> str:
@@ -36,8 +36,7 @@ def role_dir(cache_root: str, role: str) -> str:
 
 def cache_files(cache_root: str, role: str) -> list[str]:
     """The cache files a role has so far (none on a first run)."""
-    pattern = f"{role_dir(cache_root, role)}/*{CACHE_SUFFIX}"
-    return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+    return file_paths(f"{role_dir(cache_root, role)}/*{CACHE_SUFFIX}")
 
 
 def entry_line(key: str, result: ChatResult) -> str:

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from pipeline.config import LangIdConfig
-from pipeline.records import Seed
+from ledger.drop import Drop
+from ledger.records import Seed
 from transforms.code_blocks import split_code_prose
 from transforms.model_files import load_fasttext
-from transforms.stage import Drop, Stage, StageDoFn
+from transforms.stage import Stage, StageDoFn
 
 STAGE = "LangId"
 _SPACE_RE = re.compile(r"\s+")
 _MARKUP_RE = re.compile(r"[#*_`>|\[\]]+")  # markdown marks say nothing about the language
+
+
+@dataclass(frozen=True)
+class LangIdConfig:
+    """Which prose languages LangId keeps and how sure lid.176 must be."""
+
+    model_path: str = "models/lid.176.ftz"
+    languages: tuple[str, ...] = ("en", "zh")
+    min_score: float = 0.5
+    min_score_declared: float = 0.2
+    max_chars: int = 5000
 
 
 def prose_for_lid(text: str, max_chars: int) -> str:
@@ -61,6 +73,8 @@ class LangIdFn(StageDoFn):
         return drop or seed._replace(nl_lang=lang, nl_score=round(score, 4))
 
 
-def LangId(config: LangIdConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802 - reads as a transform
+class LangId(Stage):
     """Seeds in, seeds in the configured prose languages out, with a `dropped` output."""
-    return Stage(LangIdFn(config, progress_interval_s))
+
+    def __init__(self, config: LangIdConfig, progress_interval_s: float = 10.0, label: str | None = None):
+        super().__init__(LangIdFn(config, progress_interval_s), label)

@@ -5,11 +5,27 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from pipeline.config import LLMRoleConfig
-
 RETRY_ELSEWHERE = frozenset({"rate_limited", "server_error", "timeout", "connection_error", "bad_response"})
+
+
+@dataclass(frozen=True)
+class LLMRoleConfig:
+    """One LLM role: where it is served, which model, how it samples, how hard the client tries."""
+
+    model: str = ""  # empty: the first model the role's first endpoint lists
+    endpoints: tuple[str, ...] = ()
+    api_key_env: str = "SYNCODE_API_KEY"  # the name of the variable that holds the key, never the key
+    prompt_version: str = "v1"
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    timeout_s: float = 120.0
+    max_retries: int = 4  # per endpoint, by the openai client (429, 5xx, timeouts, connection errors)
+    max_in_flight: int = 256  # requests in flight per worker: vLLM batches continuously and needs many
+    guided_json: bool = True  # ask for the prompt's JSON schema through response_format
 
 
 class ChatResult(NamedTuple):

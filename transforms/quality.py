@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from pipeline.config import QualityConfig
-from pipeline.records import Seed
+from ledger.drop import Drop
+from ledger.records import Seed
 from transforms.code_blocks import split_code_prose
-from transforms.stage import Drop, Stage, StageDoFn
+from transforms.stage import Stage, StageDoFn
 
 STAGE = "Quality"
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -20,6 +21,20 @@ _BOILERPLATE_RE = re.compile(
     r"enable javascript|accept all|advertisement|powered by|back to top|read more$",
     re.I,
 )
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """The thresholds of the code-aware quality rules, one per drop reason."""
+
+    min_prose_words: int = 40
+    max_code_fraction: float = 0.95
+    min_code_lines: int = 1
+    max_dup_line_fraction: float = 0.3
+    max_dup_code_block_fraction: float = 0.5
+    max_top_2gram_fraction: float = 0.2
+    max_boilerplate_fraction: float = 0.3
+    max_line_chars: int = 3000
 
 
 class QualityMetrics(NamedTuple):
@@ -117,6 +132,8 @@ class QualityFn(StageDoFn):
                                                                      code_lines=metrics.code_lines)
 
 
-def Quality(config: QualityConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802 - reads as a transform
+class Quality(Stage):
     """Seeds in, seeds that pass the code-aware quality rules out, with a `dropped` output."""
-    return Stage(QualityFn(config, progress_interval_s))
+
+    def __init__(self, config: QualityConfig, progress_interval_s: float = 10.0, label: str | None = None):
+        super().__init__(QualityFn(config, progress_interval_s), label)

@@ -12,9 +12,10 @@ import apache_beam as beam
 from apache_beam import pvalue
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.config import ReadConfig
-from pipeline.records import Page, stable_id
-from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop, StageCounters, dropped_record
+from ledger.drop import Drop
+from ledger.ids import stable_id
+from ledger.records import Page
+from transforms.stage import DROPPED_TAG, KEPT_TAG, Stage, StageDoFn
 from transforms.warc_inputs import open_input
 
 STAGE = "ReadWarc"
@@ -22,6 +23,14 @@ _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)
 _CRAWL_RE = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _RESYNC_MARKERS = (b"\x1f\x8b\x08", b"WARC/1.", b"WARC/0.")
+
+
+@dataclass(frozen=True)
+class ReadConfig:
+    """What ReadWarc keeps: payloads up to a size, HTML sniffed from the first bytes."""
+
+    max_payload_bytes: int = 5_000_000
+    html_sniff_bytes: int = 1024
 
 
 @dataclass(frozen=True)
@@ -134,15 +143,12 @@ def _opens_warc_record(head: bytes) -> bool:
         return False
 
 
-class ReadWarcFileFn(beam.DoFn):
+class ReadWarcFileFn(StageDoFn):
     """Reads one WARC file; a corrupt region is a counted drop and reading resumes at the next whole record."""
 
     def __init__(self, config: ReadConfig, progress_interval_s: float = 10.0):
+        super().__init__(STAGE, progress_interval_s)
         self.config = config
-        self.progress_interval_s = progress_interval_s
-
-    def setup(self) -> None:
-        self.counters = StageCounters(STAGE, self.progress_interval_s)
 
     def process(self, path: str) -> Iterator:
         self.counters.count("files")
@@ -186,8 +192,7 @@ class ReadWarcFileFn(beam.DoFn):
 
     def _file_drop(self, path: str, drop: Drop) -> pvalue.TaggedOutput:
         self.counters.seen()
-        self.counters.dropped(drop.reason)
-        return pvalue.TaggedOutput(DROPPED_TAG, dropped_record(STAGE, None, drop)._replace(url=path))
+        return self.drop(None, drop, url=path)
 
     def _record(self, path: str, state: _FileState, record) -> Iterator:
         headers = record.rec_headers
@@ -210,19 +215,16 @@ class ReadWarcFileFn(beam.DoFn):
         self.counters.seen()
         drop = decide_response(raw, self.config)
         if drop is not None:
-            self.counters.dropped(drop.reason)
-            row = dropped_record(STAGE, None, drop)._replace(id=stable_id(record_id, url), url=url)
-            yield pvalue.TaggedOutput(DROPPED_TAG, row)
+            yield self.drop(None, drop, id=stable_id(record_id, url), url=url)
             return
         if headers.get_header("WARC-Truncated"):
             self.counters.count("truncated_kept")  # Common Crawl cuts payloads at 1 MiB and says so: still a page
         charset = declared_charset(raw.content_type, payload[:4096])
         html, charset = decode_html(payload, charset)
-        self.counters.kept()
-        yield Page(id=stable_id(record_id, url), url=url, record_id=record_id,
-                   warc_date=headers.get_header("WARC-Date") or "", crawl_id=crawl_id_of(path, state.warcinfo),
-                   warc_file=path, offset=state.last_offset, content_type=raw.content_type, charset=charset,
-                   html=html)
+        yield self.keep(Page(id=stable_id(record_id, url), url=url, record_id=record_id,
+                             warc_date=headers.get_header("WARC-Date") or "",
+                             crawl_id=crawl_id_of(path, state.warcinfo), warc_file=path, offset=state.last_offset,
+                             content_type=raw.content_type, charset=charset, html=html))
 
 
 @dataclass
@@ -254,20 +256,13 @@ def _clipped(record) -> bool:
     return getattr(raw, "limit", 0) > 0
 
 
-class ReadWarc(beam.PTransform):
+class ReadWarc(Stage):
     """WARC file paths in, Pages out (plus a `dropped` output); files are read in parallel and rebalanced."""
 
     def __init__(self, config: ReadConfig, progress_interval_s: float = 10.0, label: str | None = None):
-        super().__init__(label)
-        self.config = config
-        self.progress_interval_s = progress_interval_s
+        super().__init__(ReadWarcFileFn(config, progress_interval_s), label)
 
     def expand(self, paths):
-        results = (
-            paths
-            | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadRecords" >> beam.ParDo(ReadWarcFileFn(self.config, self.progress_interval_s)).with_outputs(
-                DROPPED_TAG, main=KEPT_TAG)
-        )
+        results = self.apply_fn(paths | "SpreadFiles" >> beam.Reshuffle(), label="ReadRecords")
         pages = results[KEPT_TAG] | "SpreadPages" >> beam.Reshuffle()
         return {KEPT_TAG: pages, DROPPED_TAG: results[DROPPED_TAG]}

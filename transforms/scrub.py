@@ -6,12 +6,22 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from pipeline.config import ScrubConfig
-from pipeline.records import Dropped, Seed
+from ledger.records import Dropped, Seed
 from transforms.stage import Stage, StageDoFn
 
 STAGE = "Scrub"
+
+
+@dataclass(frozen=True)
+class ScrubConfig:
+    """Which kinds of secrets and PII Scrub replaces."""
+
+    secrets: bool = True
+    emails: bool = True
+    ip_addresses: bool = True
+    keep_private_ips: bool = True
 
 # (kind, pattern, placeholder); a pattern with a group named "secret" replaces only that group.
 _SECRETS: tuple[tuple[str, re.Pattern, str], ...] = (
@@ -108,6 +118,8 @@ class ScrubFn(StageDoFn):
         return scrubbed
 
 
-def Scrub(config: ScrubConfig, progress_interval_s: float = 10.0) -> Stage:  # noqa: N802 - reads as a transform
+class Scrub(Stage):
     """Seeds in, seeds without secrets or PII out (a `dropped` output that stays empty, for a uniform shape)."""
-    return Stage(ScrubFn(config, progress_interval_s))
+
+    def __init__(self, config: ScrubConfig, progress_interval_s: float = 10.0, label: str | None = None):
+        super().__init__(ScrubFn(config, progress_interval_s), label)

@@ -1,74 +1,20 @@
-"""The shape every stage shares: one counter per drop reason, a tagged output for drops, a steady progress line."""
+"""The stage base: a DoFn that counts every element it reads as kept or dropped by reason, and the PTransform
+that applies it with its tagged outputs; every stage of every job is written this way."""
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.metrics import Metrics
 
-from pipeline.records import Dropped
-from transforms.drop import Drop
+import ledger.coders  # noqa: F401 - registers the records' RowCoders wherever a stage runs
+from ledger.counters import StageCounters
+from ledger.drop import Drop
+from ledger.records import Dropped
 
-METRICS_PREFIX = "syncode."
 DROPPED_TAG = "dropped"
 KEPT_TAG = "kept"
-_LOG = logging.getLogger("syncode.progress")
-
-
-def namespace(stage: str) -> str:
-    """The Beam metrics namespace of a stage, so the funnel can find its counters."""
-    return METRICS_PREFIX + stage
-
-
-class StageCounters:
-    """Counts `total`, `kept` and `dropped_<reason>` for one stage and logs its progress at a steady interval."""
-
-    def __init__(self, stage: str, progress_interval_s: float = 10.0):
-        self.stage = stage
-        self._ns = namespace(stage)
-        self._interval = progress_interval_s
-        self._total = Metrics.counter(self._ns, "total")
-        self._kept = Metrics.counter(self._ns, "kept")
-        self._counters: dict[str, Any] = {}
-        self._seen = self._n_kept = self._n_dropped = 0
-        self._start = self._last = time.monotonic()
-
-    def count(self, name: str, n: int = 1) -> None:
-        """Add to a named counter of this stage (token or character totals, scrubbed secrets, ...)."""
-        counter = self._counters.get(name)
-        if counter is None:
-            counter = self._counters[name] = Metrics.counter(self._ns, name)
-        counter.inc(n)
-
-    def seen(self, n: int = 1) -> None:
-        self._total.inc(n)
-        self._seen += n
-
-    def kept(self, n: int = 1) -> None:
-        self._kept.inc(n)
-        self._n_kept += n
-        self._maybe_log()
-
-    def dropped(self, reason: str, n: int = 1) -> None:
-        self.count("dropped_" + reason, n)
-        self._n_dropped += n
-        self._maybe_log()
-
-    def _maybe_log(self) -> None:
-        now = time.monotonic()
-        if now - self._last >= self._interval:
-            self.log_progress(now)
-
-    def log_progress(self, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._last = now
-        elapsed = max(now - self._start, 1e-9)
-        _LOG.info("progress %-16s in=%d kept=%d dropped=%d rate=%.1f/s", self.stage, self._seen, self._n_kept,
-                  self._n_dropped, self._seen / elapsed)
 
 
 def dropped_record(stage: str, element: Any, drop: Drop) -> Dropped:
@@ -78,7 +24,10 @@ def dropped_record(stage: str, element: Any, drop: Drop) -> Dropped:
 
 
 class StageDoFn(beam.DoFn):
-    """Base of a one-in, at-most-one-out stage: subclasses write `decide`; counting and drop routing are shared."""
+    """Base of every stage's DoFn. A one-in, at-most-one-out stage writes `decide`; a stage with several outputs
+    overrides `process` and counts through `seen`, `keep` and `drop`, so `in = kept + sum(dropped)` holds."""
+
+    outputs: tuple[str, ...] = ()  # tagged outputs besides `kept` and `dropped` (clusters, dead letters)
 
     def __init__(self, stage: str, progress_interval_s: float = 10.0):
         self.stage = stage
@@ -94,21 +43,36 @@ class StageDoFn(beam.DoFn):
 
     def process(self, element: Any):
         self.counters.seen()
-        result = self.decide(element)
-        if isinstance(result, Drop):
-            self.counters.dropped(result.reason)
-            yield pvalue.TaggedOutput(DROPPED_TAG, dropped_record(self.stage, element, result))
-        else:
-            self.counters.kept()
-            yield result
+        yield self.route(element, self.decide(element))
+
+    def keep(self, output: Any) -> Any:
+        """Count one kept output and hand it back for the main output."""
+        self.counters.kept()
+        return output
+
+    def drop(self, element: Any, drop: Drop, **row: str) -> pvalue.TaggedOutput:
+        """Count one drop by its reason and return its audit row for the `dropped` output; `row` overrides the id
+        or URL read off the element."""
+        self.counters.dropped(drop.reason)
+        record = dropped_record(self.stage, element, drop)
+        return pvalue.TaggedOutput(DROPPED_TAG, record._replace(**row) if row else record)
+
+    def route(self, element: Any, result: Any) -> Any:
+        """A decision's output: the audit row of a `Drop`, else the kept record."""
+        return self.drop(element, result) if isinstance(result, Drop) else self.keep(result)
 
 
 class Stage(beam.PTransform):
-    """Applies a StageDoFn and returns its `kept` and `dropped` outputs."""
+    """Applies a StageDoFn and returns its `kept` and `dropped` outputs (and any others the DoFn declares); a stage
+    with more steps than its DoFn overrides `expand` and calls `apply_fn` for the counted step."""
 
     def __init__(self, dofn: StageDoFn, label: str | None = None):
         super().__init__(label)
         self.dofn = dofn
 
+    def apply_fn(self, pcoll, *side_inputs, label: str | None = None):
+        step = beam.ParDo(self.dofn, *side_inputs).with_outputs(DROPPED_TAG, *self.dofn.outputs, main=KEPT_TAG)
+        return pcoll | (label >> step if label else step)
+
     def expand(self, pcoll):
-        return pcoll | beam.ParDo(self.dofn).with_outputs(DROPPED_TAG, main=KEPT_TAG)
+        return self.apply_fn(pcoll)

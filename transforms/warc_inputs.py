@@ -10,6 +10,8 @@ from typing import BinaryIO
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from ledger.files import file_paths
+
 CC_BASE_URL = "https://data.commoncrawl.org/"
 HTTP_TIMEOUT_S = 60.0
 USER_AGENT = "syncode/0.1 (+https://github.com/syncode; Common Crawl reader)"
@@ -75,12 +77,12 @@ def resolve_inputs(patterns: list[str], base_url: str = CC_BASE_URL) -> list[str
                 files.append(piece)
                 continue
             try:
-                matched = [m.path for r in FileSystems.match([piece]) for m in r.metadata_list]
+                matched = file_paths(piece)
             except Exception as exc:  # Beam raises BeamIOError with the per-pattern cause
                 raise InputError(f"--input {piece!r} cannot be listed: {exc}") from exc
             if not matched:
                 raise InputError(f"--input {piece!r} matches no files")
-            files.extend(sorted(matched))
+            files.extend(matched)
     if not files:
         raise InputError("no input files: pass --input with WARC paths, globs or a warc.paths.gz listing")
     return list(dict.fromkeys(files))

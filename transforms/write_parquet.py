@@ -14,14 +14,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from ledger.ids import bucket_of
+
 SHARD_PREFIX = "train"
 INDEX_DIR = ".index"  # one JSON per shard (rows, bytes, sha256, tokens); hidden so dataset readers skip it
 
 
 def shard_of(key: str, num_shards: int) -> int:
     """The shard a row belongs to: a hash of its stable key, so one shard can be regenerated alone."""
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % num_shards
+    return bucket_of(key, num_shards)
 
 
 def shard_name(prefix: str, index: int, num_shards: int) -> str:

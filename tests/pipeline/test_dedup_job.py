@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from dedup.records import CLUSTER_SCHEMA, TEXT_DOC_SCHEMA
-from pipeline.dedup_job import text_doc_from_json
+from ledger.drop import Drop
 from tests.conftest import REPO
 from tests.dedup.fixtures import edit_words, pages
-from transforms.stage import Drop
+from transforms.read_docs import text_doc_from_json
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -92,7 +92,7 @@ def test_json_lines_are_parsed_or_dropped_with_a_reason():
 def test_seed_parquet_in_seed_parquet_out(tmp_path):
     import pyarrow as pa
 
-    from pipeline.records import SEED_SCHEMA, Seed
+    from ledger.records import SEED_SCHEMA, Seed
 
     texts = [p["text"] for p in pages()[:3]]
     seeds = [Seed(f"s{i}", f"https://docs.python.org/{i}", "docs.python.org", f"<urn:{i}>", "2024-05-01T00:00:00Z",

@@ -6,10 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ledger.records import SEED_SCHEMA, Seed
 from pipeline.config import load_config
 from pipeline.funnel import accounting_problems, counters_from_result, funnel_from_counters, handoff_problems
-from pipeline.launch import with_endpoints, with_models
-from pipeline.records import SEED_SCHEMA, Seed
+from pipeline.llm_roles import with_endpoints, with_models
 from pipeline.synth_job import build_synth
 from tests.conftest import DATA, local_pipeline
 from tests.fault_server import FaultServer
@@ -148,7 +148,7 @@ def test_requests_overlap_up_to_the_window():
     """K requests in flight per worker: a slow server sees many at once, not one at a time."""
     import apache_beam as beam
 
-    from pipeline.records import Seed
+    from ledger.records import Seed
     from transforms.generate import GenerateQuestions
 
     rows = pq.read_table(DATA / "seeds" / "train-00000-of-00001.parquet").to_pylist()

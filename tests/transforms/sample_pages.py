@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 
-from pipeline.config import ReadConfig
-from pipeline.records import Page
+from ledger.records import Page
 from tests.conftest import REPO
-from transforms.read_warc import ReadWarcFileFn
+from transforms.read_warc import ReadConfig, ReadWarcFileFn
 
 
 @functools.cache

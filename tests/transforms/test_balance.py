@@ -3,11 +3,12 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.config import BalanceConfig
-from pipeline.records import Seed
+from ledger.drop import Drop
+from ledger.ids import unit_hash
+from ledger.records import Seed
 from tests.conftest import local_pipeline
-from transforms.balance import Balance, decide_balance, language_caps, unit_hash
-from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop
+from transforms.balance import Balance, BalanceConfig, decide_balance, language_caps
+from transforms.stage import DROPPED_TAG, KEPT_TAG
 
 
 def _seed(i: int, lang: str) -> Seed:

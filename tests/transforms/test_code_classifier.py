@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import CodeClassifierConfig
-from pipeline.records import Page
+from ledger.drop import Drop
+from ledger.records import Page
 from tests.conftest import REPO
-from transforms.code_classifier import CodeClassifierFn, classifier_text, code_probability, decide_code
+from transforms.code_classifier import (
+    CodeClassifierConfig,
+    CodeClassifierFn,
+    classifier_text,
+    code_probability,
+    decide_code,
+)
 from transforms.first_pass import plain_text, screen_page
-from transforms.stage import Drop
 
 MODEL = REPO / "models" / "code_classifier.ftz"
 

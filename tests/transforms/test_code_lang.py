@@ -4,19 +4,19 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.config import CodeLangConfig, ExtractConfig
 from tests.conftest import local_pipeline
 from tests.transforms.sample_pages import debian_page
 from transforms.code_lang import (
     BlockLabel,
     CodeLang,
+    CodeLangConfig,
     CodeLangFn,
     blocks_to_label,
     language_settled,
     main_language,
 )
 from transforms.extract_code import seed_of
-from transforms.extract_page import extract_code_page
+from transforms.extract_page import ExtractConfig, extract_code_page
 from transforms.stage import KEPT_TAG
 
 RUST = "https://doc.rust-lang.org/1.63.0/book/ch04-02-references-and-borrowing.html"

@@ -5,11 +5,10 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from dedup.records import ClusterRow, DocView, TextDoc
-from pipeline.config import NearDedupConfig
 from pipeline.funnel import counters_from_result, funnel_from_counters
 from tests.conftest import local_pipeline
 from tests.dedup.fixtures import edit_words, pages
-from transforms.dedup import ExactDedup, MinHashDedup
+from transforms.dedup import ExactDedup, MinHashDedup, NearDedupConfig
 
 VIEW = DocView(text=("text",), score="score", date="date")
 

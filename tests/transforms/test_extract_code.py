@@ -5,19 +5,20 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 from lxml import html as lxml_html
 
-from pipeline.config import ExtractConfig
-from pipeline.records import Page, Seed
+from ledger.drop import Drop
+from ledger.records import Page, Seed
 from tests.conftest import local_pipeline
 from tests.transforms.sample_pages import debian_page, sample_pages
 from transforms.extract_code import ExtractCodePage, domain_of, seed_of
 from transforms.extract_page import (
+    ExtractConfig,
     ExtractedPage,
     extract_code_page,
     page_language_hints,
     title_and_date,
     unescape_prose,
 )
-from transforms.stage import DROPPED_TAG, KEPT_TAG, Drop
+from transforms.stage import DROPPED_TAG, KEPT_TAG
 from transforms.verbatim_code import CodeBlock, fence
 
 ERLANG = "https://www.erlang.org/docs/25/doc/tutorial/c_portdriver.html"

@@ -5,10 +5,9 @@ import re
 
 import pytest
 
-from pipeline.config import ExtractConfig
-from transforms.extract_page import ExtractedPage
+from ledger.drop import Drop
+from transforms.extract_page import ExtractConfig, ExtractedPage
 from transforms.extract_worker import ExtractionWorker
-from transforms.stage import Drop
 
 PAGE = "<html><body><article><p>" + "A sentence about loops in Python. " * 20 + "</p></article></body></html>"
 

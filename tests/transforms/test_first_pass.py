@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pipeline.records import Page
+from ledger.records import Page
 from transforms.first_pass import code_signals, plain_text, screen_page
 
 HTML = "<html><body><p>Hello world</p><pre>def f(x):\n    return x\n</pre><code>a</code></body></html>"
@@ -22,9 +22,8 @@ def test_screen_page_keeps_the_page_fields():
 
 
 def test_first_pass_drop_reasons_are_exact():
-    from pipeline.config import FirstPassConfig
-    from transforms.first_pass import decide_first_pass
-    from transforms.stage import Drop
+    from ledger.drop import Drop
+    from transforms.first_pass import FirstPassConfig, decide_first_pass
 
     page = Page("i", "u", "r", "d", "c", "f", 3, "text/html", "utf-8", HTML)
     assert decide_first_pass(page, FirstPassConfig(min_text_chars=1000)) == Drop("no_text", "37")

@@ -9,13 +9,12 @@ import json
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.config import LLMRoleConfig
+from ledger.drop import Drop
 from prompts.render import load_prompt, load_taxonomy
 from transforms.generate import completion_drop, pick_language, question_fields
 from transforms.generation_cache import cache_key, entry_line, parse_entry
 from transforms.inflight import InFlight, RequestLoop
-from transforms.llm_client import ChatResult
-from transforms.stage import Drop
+from transforms.llm_client import ChatResult, LLMRoleConfig
 
 
 def result(text: str = "x", finish: str = "stop") -> ChatResult:

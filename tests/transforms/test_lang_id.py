@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import LangIdConfig
-from pipeline.records import Seed
+from ledger.drop import Drop
+from ledger.records import Seed
 from tests.conftest import REPO
-from transforms.lang_id import LangIdFn, decide_language, identify, prose_for_lid
-from transforms.stage import Drop
+from transforms.lang_id import LangIdConfig, LangIdFn, decide_language, identify, prose_for_lid
 
 CODE = "```\nfn main() {\n    let v: Vec<i32> = Vec::new();\n    println!(\"{:?}\", v);\n}\n```\n"
 

@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 
-from pipeline.config import LLMRoleConfig
 from tests.fault_server import FaultServer
-from transforms.llm_client import ChatFailure, ChatResult, EndpointPool, resolve_model
+from transforms.llm_client import ChatFailure, ChatResult, EndpointPool, LLMRoleConfig, resolve_model
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 

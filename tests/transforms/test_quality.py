@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from pipeline.config import QualityConfig
-from pipeline.records import Seed
-from transforms.quality import QualityFn, count_words, decide_quality, quality_metrics
-from transforms.stage import Drop
+from ledger.drop import Drop
+from ledger.records import Seed
+from transforms.quality import QualityConfig, QualityFn, count_words, decide_quality, quality_metrics
 
 PROSE = ("The function below reads a configuration file and returns a dictionary of settings. It raises an error "
          "when a required key is missing, so callers learn early that the file is incomplete. ")

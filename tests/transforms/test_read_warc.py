@@ -10,10 +10,10 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.config import ReadConfig
 from tests.conftest import DATA, REPO, local_pipeline
 from transforms.read_warc import (
     RawResponse,
+    ReadConfig,
     ReadWarc,
     ReadWarcFileFn,
     crawl_id_of,

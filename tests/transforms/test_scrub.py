@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from pipeline.config import ScrubConfig
-from pipeline.records import Dropped, Seed
-from transforms.scrub import scrub_dropped, scrub_seed, scrub_text
+from ledger.records import Dropped, Seed
+from transforms.scrub import ScrubConfig, scrub_dropped, scrub_seed, scrub_text
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

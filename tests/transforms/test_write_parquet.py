@@ -7,7 +7,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.records import SEED_SCHEMA, Seed
+from ledger.records import SEED_SCHEMA, Seed
 from tests.conftest import local_pipeline
 from transforms.write_parquet import INDEX_DIR, WriteParquetShards, parquet_bytes, shard_of, shards_for
 

@@ -1,13 +1,12 @@
-"""Typed records that flow between stages, and the Parquet schemas derived from them."""
+"""Typed records that flow between stages, and the Parquet schemas derived from them (Beam's coders for them are
+registered by `ledger.coders`, so this module stays free of Beam)."""
 
 from __future__ import annotations
 
-import hashlib
 import types
 import typing
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
-import apache_beam as beam
 import pyarrow as pa
 
 
@@ -169,9 +168,7 @@ class DeadLetter(NamedTuple):
     attempts: int
 
 
-for _record in (Page, ScreenedPage, Seed, Question, Pair, Dropped, DeadLetter):
-    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
-
+RECORD_TYPES = (Page, ScreenedPage, Seed, Question, Pair, Dropped, DeadLetter)
 
 _ARROW_TYPES = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
 
@@ -202,10 +199,10 @@ DROPPED_SCHEMA = arrow_schema(Dropped)
 DEAD_LETTER_SCHEMA = arrow_schema(DeadLetter)
 
 
-def stable_id(*parts: str) -> str:
-    """A short, stable id from identifying fields, so reruns and shard assignment agree."""
-    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).hexdigest()
-
-
-__all__ = ["Page", "ScreenedPage", "Seed", "Question", "Pair", "Dropped", "DeadLetter", "SEED_SCHEMA",
-           "PAIR_SCHEMA", "DROPPED_SCHEMA", "DEAD_LETTER_SCHEMA", "arrow_schema", "stable_id"]
+def seed_from_row(row: dict[str, Any]) -> Seed:
+    """A seed Parquet row as a Seed; columns an older seeds run did not write take the field's default."""
+    defaults = Seed._field_defaults
+    missing = [n for n in Seed._fields if n not in row and n not in defaults]
+    if missing:
+        raise ValueError(f"seed row {row.get('id')!r} lacks required columns {missing}")
+    return Seed(**{name: row[name] if name in row else defaults[name] for name in Seed._fields})

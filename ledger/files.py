@@ -1,4 +1,4 @@
-"""JSON Lines input (plain or .gz), read one line at a time, naming the line that is not JSON."""
+"""File listing through Beam FileSystems (local, gs://, s3://) and JSON Lines reading, shared by every layer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,19 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+
+def file_metadata(pattern: str) -> list[Any]:
+    """Beam's FileMetadata (path, size, mtime) of every file a glob matches, sorted by path; none is no error."""
+    from apache_beam.io.filesystems import FileSystems  # imported here: this module stays light without Beam
+
+    return sorted((m for r in FileSystems.match([pattern]) for m in r.metadata_list), key=lambda m: m.path)
+
+
+def file_paths(pattern: str) -> list[str]:
+    """The paths a glob matches, sorted."""
+    return [m.path for m in file_metadata(pattern)]
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict]:

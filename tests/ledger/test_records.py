@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.records import PAIR_SCHEMA, SEED_SCHEMA, Seed, stable_id
+from ledger.ids import stable_id
+from ledger.records import PAIR_SCHEMA, SEED_SCHEMA, Seed
 
 
 def test_seed_schema_follows_the_record_fields():

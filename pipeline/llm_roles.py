@@ -1,0 +1,88 @@
+"""The LLM roles before a graph is built: endpoints from the flags or a vLLM server started for --serve_model, and
+each used role's model name fixed, so cache keys name the model that answers."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+from collections.abc import Callable
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import UsageError
+from pipeline.vllm_server import ServerError, VLLMServer
+from transforms.generate import RolesConfig
+from transforms.llm_client import resolve_model
+
+
+def synth_instructions(output: str) -> str:
+    """What to run when the synth job has no LLM: the command with a server, or with --serve_model."""
+    return ("The synth job needs an LLM. Run it on these seeds with a running OpenAI-compatible server:\n"
+            f"  python -m pipeline synth --output {output} --llm_endpoint http://127.0.0.1:8000/v1\n"
+            "or let it start vLLM itself:\n"
+            f"  python -m pipeline synth --output {output} --serve_model MODEL_DIR_OR_NAME")
+
+
+def _map_roles(config: PipelineConfig, fn: Callable[[str, RolesConfig], RolesConfig]) -> PipelineConfig:
+    """Apply `fn` to the standard roles and to every tier's roles."""
+    synth = config.synth
+    tiers = tuple(dataclasses.replace(t, roles=fn(f"synth.tiers.{t.name}.roles", t.roles)) for t in synth.tiers)
+    synth = dataclasses.replace(synth, roles=fn("synth.roles", synth.roles), tiers=tiers)
+    return dataclasses.replace(config, synth=synth)
+
+
+def with_endpoints(config: PipelineConfig, endpoints: list[str]) -> PipelineConfig:
+    """Give every LLM role without endpoints of its own the endpoints from the command line."""
+    def fill(_where: str, roles: RolesConfig) -> RolesConfig:
+        return dataclasses.replace(roles, **{f.name: dataclasses.replace(getattr(roles, f.name),
+                                                                         endpoints=tuple(endpoints))
+                                             for f in dataclasses.fields(roles)
+                                             if not getattr(roles, f.name).endpoints})
+    return _map_roles(config, fill)
+
+
+def with_models(config: PipelineConfig, used: tuple[str, ...] = ("question", "response")) -> PipelineConfig:
+    """Fix each used role's model name before the graph is built, so cache keys name the model that answers."""
+    def resolve(where: str, roles: RolesConfig) -> RolesConfig:
+        filled = {}
+        for name in used:
+            role = getattr(roles, name)
+            try:
+                filled[name] = dataclasses.replace(role, model=resolve_model(role))
+            except RuntimeError as exc:
+                raise UsageError(f"{where}.{name}: {exc}") from exc
+        return dataclasses.replace(roles, **filled)
+    return _map_roles(config, resolve)
+
+
+def generation_summary(config: PipelineConfig) -> dict:
+    """Models and prompt versions per tier and role, for the manifest and the dataset card."""
+    def roles(r: RolesConfig) -> dict:
+        return {name: {"model": getattr(r, name).model, "prompt_version": f"{name}-{getattr(r, name).prompt_version}"}
+                for name in ("question", "response")}
+    return {"standard": {"share": 1.0 - sum(t.share for t in config.synth.tiers), "roles": roles(config.synth.roles)},
+            **{t.name: {"share": t.share, "roles": roles(t.roles)} for t in config.synth.tiers}}
+
+
+def has_llm(ns: argparse.Namespace, config: PipelineConfig) -> bool:
+    """True when every LLM role will have an endpoint: from the config, --llm_endpoint or --serve_model."""
+    all_roles = [config.synth.roles, *(t.roles for t in config.synth.tiers)]
+    configured = all(getattr(r, f.name).endpoints for r in all_roles for f in dataclasses.fields(r))
+    return configured or bool(ns.llm_endpoint or ns.serve_model)
+
+
+@contextlib.contextmanager
+def llm_endpoints(ns: argparse.Namespace):
+    """The endpoints named on the command line, or one vLLM server started for --serve_model."""
+    if ns.serve_model:
+        try:
+            server = VLLMServer(ns.serve_model, ns.vllm_python, ns.vllm_args, ready_timeout_s=ns.serve_timeout_s)
+            url = server.__enter__()
+        except ServerError as exc:
+            raise UsageError(f"--serve_model {ns.serve_model}: {exc}") from exc
+        try:
+            yield [url]
+        finally:
+            server.__exit__(None, None, None)
+    else:
+        yield list(ns.llm_endpoint)
