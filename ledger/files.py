@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,18 @@ def file_metadata(pattern: str) -> list[Any]:
 def file_paths(pattern: str) -> list[str]:
     """The paths a glob matches, sorted."""
     return [m.path for m in file_metadata(pattern)]
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of a file's bytes as stored (a .gz is not decompressed), read in 1 MiB blocks."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    digest = hashlib.sha256()
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict]:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline.errors import EXIT_USAGE, ConfigError, UsageError
+from pipeline.errors import EXIT_OK, EXIT_USAGE, ConfigError, UsageError
 from pipeline.options import add_job_flags, unknown_beam_flags, with_local_runner
 
 
@@ -93,7 +93,7 @@ def _run_inspect(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return 0
+    return EXIT_OK
 
 
 JOBS: dict[str, Job] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 EXIT_OK = 0
+EXIT_MISMATCH = 1  # `verify`: the output does not match its manifest
 EXIT_USAGE = 2  # a usage, config or input error: the message says what to pass instead
 EXIT_UNBALANCED = 3  # a stage lost or invented records
 

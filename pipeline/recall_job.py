@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.classifier_data import iter_warc_html
+from pipeline.errors import EXIT_OK
 from transforms.code_classifier import CodeClassifierConfig, code_probability
 from transforms.extract_code import domain_of
 from transforms.first_pass import plain_text
@@ -108,4 +109,4 @@ def run(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
           f"  python -m pipeline train-classifier --unlabeled {' --unlabeled '.join(ns.input)} "
           f"--positive_domains {out / 'positive_domains.txt'} --positives ... --negatives ... "
           "--output models/code_classifier.ftz", flush=True)
-    return 0
+    return EXIT_OK

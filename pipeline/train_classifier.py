@@ -8,7 +8,6 @@ card next to the model, with the data, parameters and the split rule.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ledger.files import file_sha256
 from pipeline.classifier_data import (
     CODE,
     OTHER,
@@ -30,6 +30,7 @@ from pipeline.classifier_data import (
     read_domain_list,
     read_examples,
 )
+from pipeline.errors import EXIT_OK, EXIT_USAGE
 from transforms.code_classifier import CODE_LABEL, OTHER_LABEL, classifier_text, code_probability
 
 _LOG = logging.getLogger("syncode.train")
@@ -133,14 +134,6 @@ def metrics_at(scores: list[float], truth: list[bool], threshold: float) -> dict
             "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def collect(ns: argparse.Namespace) -> tuple[list[Example], list[dict[str, Any]]]:
     """Every labelled example from the inputs, and one description per input file for the card."""
     rules = UrlRules(
@@ -160,7 +153,7 @@ def collect(ns: argparse.Namespace) -> tuple[list[Example], list[dict[str, Any]]
                 kept = [e for e in found if not (e.label == OTHER and e.has_code_tags)]
                 skipped, found = len(found) - len(kept), kept
             counts = Counter(e.label for e in found)
-            sources.append({"path": path, "role": role, "sha256": _sha256(path), "code": counts[CODE],
+            sources.append({"path": path, "role": role, "sha256": file_sha256(path), "code": counts[CODE],
                             "other": counts[OTHER], "skipped_code_tag_negatives": skipped})
             _LOG.info("%s %s: %d code, %d other", role, path, counts[CODE], counts[OTHER])
             examples.extend(found)
@@ -229,9 +222,9 @@ def run(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
         card = train(ns)
     except DataError as exc:
         print(f"error: {exc}")
-        return 2
+        return EXIT_USAGE
     held = card["metrics"]["heldout"]
     print(f"model {ns.output} ({card['size_bytes']} bytes): train {card['data']['train']}, "
           f"held-out {card['data']['heldout']}\nheld-out precision={held['precision']} recall={held['recall']} "
           f"f1={held['f1']} at threshold {held['threshold']}", flush=True)
-    return 0
+    return EXIT_OK

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from typing import Any
@@ -11,21 +10,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from ledger.files import file_paths
+from ledger.files import file_paths, file_sha256
 from ledger.records import PAIR_SCHEMA, SEED_SCHEMA
+from pipeline.errors import EXIT_MISMATCH, EXIT_OK
 from pipeline.manifest import read_manifest
 
 OUTPUT_SCHEMAS: dict[str, pa.Schema] = {"seeds": SEED_SCHEMA, "data": PAIR_SCHEMA}
 WRITE_STAGES = {"seeds": ("seeds", "WriteSeeds"), "data": ("synth", "WritePairs")}  # tier "data.X": WritePairs-X
 _NAME_RE = re.compile(r"-(\d{5})-of-(\d{5})\.parquet$")
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with FileSystems.open(path) as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_schema(name: str, actual: pa.Schema, expected: pa.Schema) -> list[str]:
@@ -79,7 +71,7 @@ def verify_output(root: str) -> list[str]:
             if not FileSystems.exists(path):
                 problems.append(f"{shard['path']}: listed in the manifest but missing")
                 continue
-            if _sha256(path) != shard["sha256"]:
+            if file_sha256(path) != shard["sha256"]:
                 problems.append(f"{shard['path']}: sha256 does not match the manifest")
             try:
                 with FileSystems.open(path) as fh:
@@ -125,9 +117,9 @@ def run_verify(output: str) -> int:
         print(f"verify {output}: {len(problems)} problem(s)")
         for p in problems:
             print(f"  - {p}")
-        return 1
+        return EXIT_MISMATCH
     manifest = read_manifest(output)
     summary = ", ".join(f"{name}: {len(s)} shards, {sum(x['rows'] for x in s)} rows"
                         for name, s in manifest.get("shards", {}).items())
     print(f"verify {output}: OK ({summary})")
-    return 0
+    return EXIT_OK
