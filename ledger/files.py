@@ -1,4 +1,4 @@
-"""File listing through Beam FileSystems (local, gs://, s3://) and JSON Lines reading, shared by every layer."""
+"""File listing and checksums through Beam FileSystems (local, gs://, s3://), and JSON Lines reading."""
 
 from __future__ import annotations
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from pipeline import recall_job, train_classifier
 from pipeline.errors import EXIT_OK, EXIT_USAGE, ConfigError, UsageError
 from pipeline.options import add_job_flags, unknown_beam_flags, with_local_runner
+from transforms.warc_inputs import InputError
+
+if TYPE_CHECKING:
+    from pipeline.config import PipelineConfig
+    from pipeline.funnel import StageCounts
 
 
 @dataclass(frozen=True)
@@ -23,17 +29,26 @@ class Job:
     beam: bool = True  # whether it runs a Beam pipeline and so takes Beam's flags
 
 
-def _job_run(module: str) -> Callable:
-    """A job module's `run(ns, beam_argv, config)`, imported only when the job runs."""
-    def run(ns: argparse.Namespace, beam_argv: list[str], config):
-        return importlib.import_module(module).run(ns, beam_argv, config)
-    return run
+# The Beam jobs are imported when they run, not to build the parser: `--help` stays quick.
+def _run_seeds(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:
+    from pipeline import seeds_job
+
+    return seeds_job.run(ns, beam_argv, config)
 
 
-_run_seeds, _run_synth, _run_dedup = (_job_run(f"pipeline.{m}_job") for m in ("seeds", "synth", "dedup"))
+def _run_synth(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:
+    from pipeline import synth_job
+
+    return synth_job.run(ns, beam_argv, config)
 
 
-def _run_all(ns: argparse.Namespace, beam_argv: list[str], config):
+def _run_dedup(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:
+    from pipeline import dedup_job
+
+    return dedup_job.run(ns, beam_argv, config)
+
+
+def _run_all(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:
     """Seeds, then synth on what seeds wrote when an LLM is given; without one, the synth command to run next."""
     from pipeline.llm_roles import has_llm, synth_instructions
 
@@ -52,20 +67,6 @@ def _beam_job(name: str, help_text: str, runner: Callable) -> Job:
 
         return run_job(name, runner, ns, beam_argv)
     return Job(help_text, lambda parser: add_job_flags(parser, name), run)
-
-
-def _train_classifier_job() -> Job:
-    from pipeline import train_classifier
-
-    return Job("Train the fastText code-relatedness classifier; report held-out precision/recall; write a card.",
-               train_classifier.add_flags, train_classifier.run, beam=False)
-
-
-def _recall_job() -> Job:
-    from pipeline import recall_job
-
-    return Job("Score a crawl with the code classifier and list domains where many pages score high (for retraining).",
-               recall_job.add_flags, recall_job.run, beam=False)
 
 
 def _add_output_arg(parser: argparse.ArgumentParser) -> None:
@@ -109,8 +110,10 @@ JOBS["verify"] = Job("Check OUT against its manifest: schema, sha256, row counts
                      "any mismatch.", _add_output_arg, _run_verify, beam=False)
 JOBS["inspect"] = Job("Summarise OUT: shards, funnel, language and category histograms, sample rows; writes PNG "
                       "plots and an HTML report.", _add_inspect_args, _run_inspect, beam=False)
-JOBS["train-classifier"] = _train_classifier_job()
-JOBS["recall"] = _recall_job()
+JOBS["train-classifier"] = Job("Train the fastText code-relatedness classifier; report held-out precision/recall; "
+                               "write a card.", train_classifier.add_flags, train_classifier.run, beam=False)
+JOBS["recall"] = Job("Score a crawl with the code classifier and list domains where many pages score high (for "
+                     "retraining).", recall_job.add_flags, recall_job.run, beam=False)
 
 BEAM_NOTE = ("Any Beam pipeline option is accepted too and passed to the runner, e.g. --runner=DataflowRunner "
              "--project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py. Without --runner the job "
@@ -150,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         beam_argv = with_local_runner(argv[:at] + argv[at + 1:])
     elif rest:
         parser.error(f"unknown argument(s) for {ns.job}: {' '.join(rest)}")
-    from transforms.warc_inputs import InputError
-
     try:
         return job.run(ns, beam_argv)
     except (UsageError, ConfigError, InputError) as exc:
