@@ -61,4 +61,5 @@ class DocView:
         return DedupDoc(id=str(getattr(record, self.id)), text=text, score=score, date=date)
 
 
-SEED_VIEW = DocView(text=("text",), date="warc_date")  # seeds: the page text; `earliest` reads the WARC date
+# seeds: the page text; `score` ranks by the code classifier's probability, `earliest` by the WARC date
+SEED_VIEW = DocView(text=("text",), score="code_score", date="warc_date")

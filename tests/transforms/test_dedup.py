@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import apache_beam as beam
+import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from dedup.records import ClusterRow, DocView, TextDoc
+from dedup.records import SEED_VIEW, ClusterRow, DocView, TextDoc
+from ledger.records import seed_from_row
 from pipeline.funnel import counters_from_result, funnel_from_counters
-from tests.conftest import local_pipeline
+from tests.conftest import DATA, local_pipeline
 from tests.dedup.fixtures import edit_words, pages
 from transforms.dedup import ExactDedup, MinHashDedup, NearDedupConfig
 
@@ -83,3 +85,16 @@ def test_bad_keep_rule_is_rejected():
         MinHashDedup(NearDedupConfig(keep="random"), VIEW)
     with pytest.raises(ValueError, match="per_component must be one of"):
         MinHashDedup(NearDedupConfig(per_component="all"), VIEW)
+
+
+def test_seed_view_ranks_seeds_by_code_score_under_keep_score():
+    """`--dedup_keep score` on seeds: the near-duplicate with the higher code_score stays, though it is shorter."""
+    row = pq.read_table(DATA / "seeds" / "train-00000-of-00001.parquet").to_pylist()[0]
+    base = seed_from_row(row)
+    longer = base._replace(id="seed-long", text=base.text + "\nOne more closing line.", code_score=0.51)
+    better = base._replace(id="seed-best", code_score=0.97)
+    assert SEED_VIEW(better).score == 0.97
+    p = local_pipeline()
+    out = p | beam.Create([longer, better]) | MinHashDedup(NearDedupConfig(keep="score"), SEED_VIEW)
+    assert_that(out["kept"] | beam.Map(lambda d: d.id), equal_to(["seed-best"]))
+    p.run().wait_until_finish()
