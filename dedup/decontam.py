@@ -59,14 +59,22 @@ def user_problems(path: str) -> list[Problem]:
     return out
 
 
+def informative(gram: list[str]) -> bool:
+    """False for an n-gram too plain to show contamination: mostly numbers or single characters (`0 1 2 ... 9`,
+    `a b c ...`), or few distinct words (`0 0 0 ...`, `x y x y ...`); any text may hold those by chance."""
+    plain = sum(1 for w in gram if len(w) == 1 or w.strip("_").isdigit() or not w.strip("_"))
+    return plain * 2 <= len(gram) and len(set(gram)) * 2 > len(gram)
+
+
 class BenchmarkIndex:
-    """Hashed word n-grams of every benchmark problem, mapped to the first problem that has each."""
+    """Hashed informative word n-grams of every benchmark problem, mapped to the first problem that has each."""
 
     def __init__(self, problems: Iterable[Problem], ngram: int = 10):
         self.ngram = ngram
         self._where: dict[int, tuple[int, int]] = {}
         self.problems: list[Problem] = []
         self.too_short = 0
+        self.plain_ngrams = 0  # n-grams left out as uninformative (see `informative`)
         for problem in problems:
             tokens = words(problem.text)
             if len(tokens) < ngram:
@@ -75,7 +83,10 @@ class BenchmarkIndex:
             i = len(self.problems)
             self.problems.append(problem)
             for pos, h in enumerate(ngram_hashes(tokens, ngram).tolist()):
-                self._where.setdefault(h, (i, pos))
+                if informative(tokens[pos:pos + ngram]):
+                    self._where.setdefault(h, (i, pos))
+                else:
+                    self.plain_ngrams += 1
 
     def __len__(self) -> int:
         return len(self._where)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dedup.decontam import BenchmarkIndex, Problem, build_index, bundled_problems, user_problems
+from dedup.decontam import BenchmarkIndex, Problem, build_index, bundled_problems, informative, user_problems
 from transforms.decontaminate import contamination_drop
 
 
@@ -64,3 +64,29 @@ def test_user_jsonl_without_prompts_is_a_clear_error(tmp_path):
 def test_problems_shorter_than_the_ngram_are_counted():
     ix = BenchmarkIndex([Problem("b", "1", "too short")], ngram=10)
     assert ix.too_short == 1 and len(ix) == 0
+
+
+@pytest.mark.parametrize("gram", ["0 1 2 3 4 5 6 7 8 9", "1 0 2 0 3 0 4 0 5 0", "a b c d e f g h i j",
+                                  "x x x x x x x x x x", "foo bar foo bar foo bar foo bar foo bar",
+                                  "__ 0x 1 2 3 4 5 6 7 8"])
+def test_plain_ngrams_are_not_informative(gram):
+    assert not informative(gram.split())
+
+
+@pytest.mark.parametrize("gram", ["def below_zero operations list int bool balance 0 for op",
+                                  "write a function to find the minimum cost path to reach"])
+def test_ngrams_with_words_are_informative(gram):
+    assert informative(gram.split())
+
+
+def test_digits_and_letters_on_a_docs_page_are_not_humaneval_78(index):
+    """HumanEval/78 lists `0, 1, 2, 3, 4, 5, 6, 7, 8, 9, A, B, C, D, E, F`; a page listing digits is not a copy."""
+    page = "Decimal digits are 0 1 2 3 4 5 6 7 8 9; hexadecimal adds A, B, C, D, E, F. Octal stops at 7."
+    assert contamination_drop(index, page) is None
+    assert index.plain_ngrams > 0
+
+
+def test_every_benchmark_problem_still_matches_itself_without_plain_ngrams(index):
+    missed = [p.task_id for name in ("humaneval", "mbpp") for p in bundled_problems(name)
+              if len(p.text.split()) >= 10 and index.match(p.text) is None]
+    assert missed == []
