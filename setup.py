@@ -25,6 +25,11 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.8",  # the PNG plots of `python -m pipeline inspect`
     "PyYAML>=6.0",
     "numpy>=1.26",
+    # Beam's BigQuery client: without it every process (each local worker too) logs "apitools not found" at import,
+    # and that first warning gives the worker a stderr handler that then prints every harness INFO line.
+    # The same pins as apache-beam[gcp], so the Dataflow extra installs over it.
+    "google-apitools>=0.5.31,<0.5.32; python_version < '3.13'",
+    "google-apitools>=0.5.35; python_version >= '3.13'",
 ]
 
 EXTRAS = {

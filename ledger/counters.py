@@ -8,6 +8,8 @@ from typing import Any
 
 from apache_beam.metrics import Metrics
 
+from ledger.logs import configure_worker_logging
+
 METRICS_PREFIX = "syncode."
 _LOG = logging.getLogger("syncode.progress")
 
@@ -21,6 +23,7 @@ class StageCounters:
     """Counts `total`, `kept` and `dropped_<reason>` for one stage and logs its progress at a steady interval."""
 
     def __init__(self, stage: str, progress_interval_s: float = 10.0):
+        configure_worker_logging()
         self.stage = stage
         self._ns = namespace(stage)
         self._interval = progress_interval_s

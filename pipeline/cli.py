@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ledger.logs import configure_logging
 from pipeline import recall_job, train_classifier
 from pipeline.errors import EXIT_OK, EXIT_USAGE, ConfigError, UsageError
-from pipeline.options import add_job_flags, unknown_beam_flags, with_local_runner
+from pipeline.options import add_job_flags, add_log_level_flag, unknown_beam_flags, with_local_runner
 from transforms.warc_inputs import InputError
 
 if TYPE_CHECKING:
@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         job_parser = sub.add_parser(name, help=job.help, description=description,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         job.add_flags(job_parser)
+        if not job.beam:
+            add_log_level_flag(job_parser)
     parser.epilog = "jobs and their flags:\n\n" + "\n".join(
         p.format_help() for p in sub.choices.values()) + "\n" + BEAM_NOTE
     return parser
@@ -138,11 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("apache_beam", "urllib3", "httpx", "openai", "trafilatura", "htmldate"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     parser = build_parser()
     ns, rest = parser.parse_known_args(argv)
+    configure_logging(ns.log_level)
     job = JOBS[ns.job]
     beam_argv: list[str] = []
     if job.beam:

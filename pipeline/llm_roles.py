@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import shlex
 from collections.abc import Callable
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import UsageError
+from pipeline.options import pipeline_command
 from pipeline.vllm_server import ServerError, VLLMServer
 from transforms.generate import RolesConfig
 from transforms.llm_client import resolve_model
@@ -17,10 +19,11 @@ from transforms.llm_client import resolve_model
 
 def synth_instructions(output: str) -> str:
     """What to run when the synth job has no LLM: the command with a server, or with --serve_model."""
+    run = f"{pipeline_command()} synth --output {shlex.quote(output)}"
     return ("The synth job needs an LLM. Run it on these seeds with a running OpenAI-compatible server:\n"
-            f"  python -m pipeline synth --output {output} --llm_endpoint http://127.0.0.1:8000/v1\n"
+            f"  {run} --llm_endpoint http://127.0.0.1:8000/v1\n"
             "or let it start vLLM itself:\n"
-            f"  python -m pipeline synth --output {output} --serve_model MODEL_DIR_OR_NAME")
+            f"  {run} --serve_model MODEL_DIR_OR_NAME")
 
 
 def _map_roles(config: PipelineConfig, fn: Callable[[str, RolesConfig], RolesConfig]) -> PipelineConfig:

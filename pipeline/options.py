@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import shutil
+import sys
+from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
+from ledger.logs import LOG_LEVELS
+
 LOCAL_RUNNER_FLAGS = ("--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0")
+
+
+def add_log_level_flag(parser) -> None:
+    """--log_level, for the Beam jobs (through SyncodeOptions) and the others alike."""
+    parser.add_argument("--log_level", choices=LOG_LEVELS, default="info",
+                        help="What to print: syncode's progress lines and summaries at this level; other libraries "
+                        "(Beam, its workers, HTTP clients) only their warnings, or everything at debug "
+                        "(default: info).")
+
+
+def pipeline_command() -> str:
+    """`python -m pipeline` as the user can paste it: this interpreter, relative when it is under the working dir."""
+    exe = Path(sys.executable)
+    if shutil.which("python") == str(exe):
+        return "python -m pipeline"
+    try:
+        shown = str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(exe)
+    return f"{shlex.quote(shown)} -m pipeline"
 
 
 class SyncodeOptions(PipelineOptions):
@@ -14,6 +40,7 @@ class SyncodeOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser):
+        add_log_level_flag(parser)
         parser.add_argument("--output", help="Output directory (local path, gs:// or s3://). Seeds go to "
                             "OUTPUT/seeds, pairs to OUTPUT/data, the manifest to OUTPUT/manifest.json.")
         parser.add_argument("--config", default=None,

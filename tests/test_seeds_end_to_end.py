@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
+import shlex
 import subprocess
 import sys
 
@@ -91,4 +93,26 @@ def test_funnel_table_progress_and_synth_instructions_are_printed(seeds_run):
     assert "seeds funnel" in proc.stdout and "not_response" in proc.stdout
     assert "progress ReadWarc" in proc.stderr or "progress Extract" in proc.stderr
     assert "synth: skipped, no LLM was given" in proc.stdout
-    assert "python -m pipeline synth --output" in proc.stdout
+    # the printed command can be pasted as it is: it names this interpreter, the venv need not be active
+    command = next(line for line in proc.stdout.splitlines() if "synth --output" in line and "--llm_endpoint" in line)
+    words = shlex.split(command)
+    assert words[1:4] == ["-m", "pipeline", "synth"]
+    assert subprocess.run([*words[:4], "--help"], cwd=REPO, capture_output=True, timeout=120).returncode == 0
+
+
+def test_by_default_only_our_lines_reach_the_console(seeds_run):
+    """Progress lines and our summaries; no Beam harness INFO, no worker start-up noise, no apitools warning."""
+    _, proc = seeds_run
+    lines = proc.stderr.splitlines()
+    assert any(" INFO syncode.progress: progress " in line for line in lines)
+    others = [line for line in lines if not re.match(r"^\S+ \S+ (INFO|WARNING|ERROR) syncode(\.\w+)*: ", line)]
+    assert others == []
+
+
+def test_readme_funnel_is_this_run_of_the_sample(seeds_run):
+    """The README shows the funnel a user gets from ./run_pipeline.sh; when a change moves it, paste the new one."""
+    _, proc = seeds_run
+    printed = proc.stdout.split("seeds funnel (", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0].strip("\n")
+    readme = (REPO / "README.md").read_text()
+    shown = readme.split("<!-- sample funnel: -->\n```\n", 1)[1].split("```", 1)[0].strip("\n")
+    assert shown == printed, "README.md's sample funnel is stale; replace it with:\n" + printed

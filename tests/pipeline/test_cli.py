@@ -21,6 +21,7 @@ def test_module_help_runs():
     out = subprocess.run([sys.executable, "-m", "pipeline", "--help"], cwd=REPO, capture_output=True, text=True,
                          check=True)
     assert "jobs and their flags" in out.stdout
+    assert out.stderr == ""  # no "apitools not found" or any other library's chatter
 
 
 def test_local_runner_is_the_default_and_never_prism():
