@@ -1,28 +1,26 @@
-"""ReadWarc: stream HTML responses out of WARC files, counting every record that is not kept and why."""
+"""ReadWarc: stream HTML responses out of WARC (and ARC) files, counting every record not kept and why."""
 
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import apache_beam as beam
 from apache_beam import pvalue
-from warcio.archiveiterator import ArchiveIterator
 
 from ledger.drop import Drop
 from ledger.ids import stable_id
 from ledger.records import Page
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Stage, StageDoFn
 from transforms.warc_inputs import open_input
+from transforms.warc_stream import CorruptMember, RecordIterator, find_next_record, open_sniffed, sniff
 
 STAGE = "ReadWarc"
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _CRAWL_RE = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_RESYNC_MARKERS = (b"\x1f\x8b\x08", b"WARC/1.", b"WARC/0.")
 
 
 @dataclass(frozen=True)
@@ -113,38 +111,8 @@ def crawl_id_of(path: str, warcinfo: str) -> str:
     return ""
 
 
-def find_next_record(fh: BinaryIO, start: int, chunk_bytes: int = 1 << 20) -> int | None:
-    """The offset of the next gzip member (or plain record) at or after `start` that opens a WARC record."""
-    fh.seek(start)
-    pos, carry = start, b""
-    while True:
-        chunk = fh.read(chunk_bytes)
-        if not chunk:
-            return None
-        data = carry + chunk
-        base = pos - len(carry)
-        for marker in _RESYNC_MARKERS:
-            at = data.find(marker)
-            while at != -1:
-                if _opens_warc_record(data[at:at + 4096]):
-                    return base + at
-                at = data.find(marker, at + 1)
-        carry = data[-4096:]
-        pos += len(chunk)
-        fh.seek(pos)
-
-
-def _opens_warc_record(head: bytes) -> bool:
-    if head.startswith(b"WARC/"):
-        return True
-    try:
-        return zlib.decompressobj(31).decompress(head, 16).startswith(b"WARC/")
-    except zlib.error:
-        return False
-
-
 class ReadWarcFileFn(StageDoFn):
-    """Reads one WARC file; a corrupt region is a counted drop and reading resumes at the next whole record."""
+    """Reads one WARC or ARC file; a corrupt region is one counted drop, and reading resumes at the next record."""
 
     def __init__(self, config: ReadConfig, progress_interval_s: float = 10.0):
         super().__init__(STAGE, progress_interval_s)
@@ -159,36 +127,56 @@ class ReadWarcFileFn(StageDoFn):
             return
         with fh:
             seekable = _seekable(fh)
-            start, warcinfo = 0, ""
-            while start is not None:
-                state = _FileState(start, warcinfo, last_offset=start)
-                yield from self._read_from(path, fh, state)
-                start, warcinfo = None, state.warcinfo
-                if state.error is None:
-                    break
-                resume = find_next_record(fh, state.last_offset + 1) if seekable else None
-                reason = "corrupt_region" if resume is not None else "read_error"
-                where = f"{path} @{state.last_offset}"
-                yield self._file_drop(path, Drop(reason, f"{where}: {state.error}"))
-                start = resume
+            try:
+                stream, head = open_sniffed(fh, seekable)
+            except Exception as exc:  # the first read fails: an HTTP stream cut, a permission error
+                yield self._file_drop(path, Drop("read_error", f"{path}: {type(exc).__name__}: {exc}"[:500]))
+                return
+            archive, compression = sniff(head)
+            if compression:
+                yield self._file_drop(path, Drop("unsupported_compression", f"{path}: {compression}; warcio reads "
+                                                 "gzip and uncompressed WARC/ARC files: recompress it with gzip"))
+                return
+            yield from self._read_file(path, stream, seekable, arc=archive == "arc")
+
+    def _read_file(self, path: str, fh: BinaryIO, seekable: bool, arc: bool) -> Iterator:
+        """Read stretch after stretch: each corrupt gap is one drop, counted once reading gets past it."""
+        start, warcinfo, gap = 0, "", None
+        while True:
+            state = _FileState(start, warcinfo, last_offset=start, arc=arc)
+            yield from self._read_from(path, fh, state)
+            warcinfo = state.warcinfo
+            if gap is not None and (state.records or state.error is None):
+                yield self._file_drop(path, Drop("corrupt_region", f"{path} @{gap[0]}-{start}: {gap[1]}"))
+                gap = None
+            if state.error is None:
+                return
+            gap = gap or (state.last_offset, state.error)  # a resumed stretch that fails at once widens the gap
+            one_stream = state.iterator is not None and state.iterator.one_gzip_stream  # no member to resume at
+            start = find_next_record(fh, state.last_offset + 1, arc) if seekable and not one_stream else None
+            if start is None:
+                yield self._file_drop(path, Drop("read_error", f"{path} @{gap[0]}: {gap[1]}"))
+                return
 
     def _read_from(self, path: str, fh: BinaryIO, state: _FileState) -> Iterator:
         if state.start:
             fh.seek(state.start)
         try:
-            iterator = ArchiveIterator(fh)
+            iterator = state.iterator = RecordIterator(fh, arc=state.arc)
             for record in iterator:
-                state.iterator = iterator
+                state.last_offset = iterator.start_offset()  # the file's offset: the iterator began at fh.tell()
                 if record.format != "warc":  # warcio parses arbitrary text as ARC: the file is not a WARC
-                    yield self._file_drop(path, Drop("not_warc", f"{path}: {record.format} format"))
+                    yield self._file_drop(path, Drop("not_warc", f"{path}: not a WARC or ARC file"))
                     return
                 if record.rec_type == "warcinfo":
                     state.warcinfo = record.content_stream().read(65536).decode("utf-8", errors="replace")
-                    continue
-                yield from self._record(path, state, record)
-                state.last_offset = state.start + int(iterator.get_record_offset() or 0)
+                else:
+                    yield from self._record(path, state, record)
+                state.records += 1
         except Exception as exc:  # warcio, zlib and I/O errors: this stretch of the file cannot be read further
             state.error = f"{type(exc).__name__}: {exc}"[:500]
+            if state.iterator is not None and not state.iterator.one_gzip_stream:
+                state.last_offset = max(state.last_offset, state.iterator.offset)  # past the last whole record
 
     def _file_drop(self, path: str, drop: Drop) -> pvalue.TaggedOutput:
         self.counters.seen()
@@ -199,8 +187,6 @@ class ReadWarcFileFn(StageDoFn):
         http = record.http_headers
         payload = record.content_stream().read(self.config.max_payload_bytes + 1)
         clipped = len(payload) <= self.config.max_payload_bytes and _clipped(record)
-        # warcio reads the rest of the record to find its offset, so ask only once the payload is in hand
-        state.last_offset = state.start + int(state.iterator.get_record_offset() or 0)
         raw = RawResponse(
             rec_type=record.rec_type,
             fmt=record.format,
@@ -211,7 +197,9 @@ class ReadWarcFileFn(StageDoFn):
             clipped=clipped,
         )
         url = headers.get_header("WARC-Target-URI") or ""
-        record_id = headers.get_header("WARC-Record-ID") or ""
+        # an ARC record has no id of its own (warcio makes up a random one): name it by file and offset
+        record_id = (f"<urn:arc:{path.rsplit('/', 1)[-1]}:{state.last_offset}>" if state.arc
+                     else headers.get_header("WARC-Record-ID") or "")
         self.counters.seen()
         drop = decide_response(raw, self.config)
         if drop is not None:
@@ -229,13 +217,15 @@ class ReadWarcFileFn(StageDoFn):
 
 @dataclass
 class _FileState:
-    """Where reading one file stands: where this stretch started, the last record's offset, the warcinfo, the error."""
+    """Where reading one stretch of a file stands: its start, the current record's offset, the warcinfo, the error."""
 
     start: int
     warcinfo: str = ""
     last_offset: int = 0
     error: str | None = None
-    iterator: ArchiveIterator | None = None
+    arc: bool = False
+    records: int = 0
+    iterator: RecordIterator | None = None
 
 
 def _seekable(fh) -> bool:
@@ -251,6 +241,8 @@ def _clipped(record) -> bool:
     try:
         while raw.read(1 << 16):
             pass
+    except CorruptMember:
+        raise  # not a short file but a broken member: the reader skips to the next whole record
     except Exception:  # a gzip member that ends early raises here: that is clipping too
         return True
     return getattr(raw, "limit", 0) > 0

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import bz2
 import functools
+import gzip
 import http.server
+import io
+import lzma
+import random
+import re
 import threading
 from pathlib import Path
 
@@ -9,6 +15,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
+from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import DATA, REPO, local_pipeline
 from transforms.read_warc import (
@@ -20,10 +27,10 @@ from transforms.read_warc import (
     decide_response,
     declared_charset,
     decode_html,
-    find_next_record,
     is_html,
 )
 from transforms.stage import DROPPED_TAG, KEPT_TAG
+from transforms.warc_stream import find_next_record
 
 HTML = b"<!DOCTYPE html><html><body><p>hello</p></body></html>"
 
@@ -159,8 +166,21 @@ def test_garbage_between_records_is_skipped_and_reading_resumes(tmp_path):
     pages, dropped = _read(str(path))
     assert len(pages) == 16  # every real page, the ones after the garbage too
     assert [d.reason for d in dropped].count("corrupt_region") == 1
+    assert f"@{cut}-{cut + 256 * 8}:" in next(d.detail for d in dropped if d.reason == "corrupt_region")
     with path.open("rb") as fh:
         assert find_next_record(fh, cut) == cut + 256 * 8
+    assert _urls_at_offsets(path, pages) == [p.url for p in pages]  # offsets after the resume point at the record
+
+
+def _urls_at_offsets(path: Path, pages: list, arc: bool = False) -> list[str]:
+    """The URL of the record that starts at each page's offset, read back with plain warcio."""
+    urls = []
+    with path.open("rb") as fh:
+        for page in pages:
+            fh.seek(page.offset)
+            record = next(iter(ArchiveIterator(fh, arc2warc=arc)))
+            urls.append(record.rec_headers.get_header("WARC-Target-URI"))
+    return urls
 
 
 def test_truncated_gzip_keeps_what_precedes_the_cut(tmp_path, broken_warcs):
@@ -231,5 +251,129 @@ def test_a_corrupt_member_inside_a_record_is_skipped_and_reading_goes_on(tmp_pat
     path.write_bytes(bytes(good))
     pages, dropped = _read(str(path))
     assert len(pages) == 15  # every page but the broken one
-    # one drop where reading stopped, one more when the retry at the broken record's own start fails too
-    assert [d.reason for d in dropped].count("corrupt_region") == 2
+    # one gap, one drop: the retry at the broken record's own start widens the gap instead of counting it again
+    assert [d.reason for d in dropped].count("corrupt_region") == 1
+
+
+RESILIPARSE = REPO / "sample" / "warc" / "cc-resiliparse__warcfile.warc.gz"  # 50 real CC records, one gzip each
+JUNK_AT = 115181  # inside the gzip member of the response record at 110823, 4358 bytes in
+
+
+def _junk_inside_a_member(tmp_path: Path) -> Path:
+    """The real multi-member WARC with 2,000 random bytes spliced into the middle of one member."""
+    good = RESILIPARSE.read_bytes()
+    junk = random.Random(12).randbytes(2000)
+    path = tmp_path / "junk-inside-member.warc.gz"
+    path.write_bytes(good[:JUNK_AT] + junk + good[JUNK_AT:])
+    return path
+
+
+def _records(path: Path, **kw) -> list[tuple[int, str, str]]:
+    """(offset, type, URL) of every record, read with plain warcio."""
+    with path.open("rb") as fh:
+        it = ArchiveIterator(fh, **kw)
+        return [(it.get_record_offset(), r.rec_type, r.rec_headers.get_header("WARC-Target-URI") or "") for r in it]
+
+
+def test_junk_inside_a_gzip_member_skips_only_that_record(tmp_path):
+    path = _junk_inside_a_member(tmp_path)
+    good_pages, _ = _read(str(RESILIPARSE))
+    pages, dropped = _read(str(path))
+    records = _records(RESILIPARSE)
+    broken = max(r[0] for r in records if r[0] < JUNK_AT)  # the record whose member holds the junk
+    assert broken == 110823 and broken in [p.offset for p in good_pages]
+    assert [p.url for p in pages] == [p.url for p in good_pages if p.offset != broken]  # the 4 pages after it too
+    assert [p.offset for p in pages if p.offset > JUNK_AT] == [p.offset + 2000 for p in good_pages
+                                                                if p.offset > JUNK_AT]
+    reasons = [d.reason for d in dropped]
+    assert reasons.count("corrupt_region") == 1 and "clipped_record" not in reasons
+    gap = next(d.detail for d in dropped if d.reason == "corrupt_region")
+    assert "@110823-" in gap and "Error -3 while decompressing" in gap
+    after = [r for r in records if r[0] > JUNK_AT]
+    assert len(after) == 11  # the intact members after the junk: every one is read and counted
+    assert len(pages) + len(dropped) == 49 - 1 + 1  # 49 records (not the warcinfo) less the broken one, plus the gap
+
+
+def _arc_bytes(warc: Path, gz: bool) -> bytes:
+    """An ARC v1 file of the real HTTP responses of a WARC (the ARC format carries only responses)."""
+    def member(data: bytes) -> bytes:
+        return gzip.compress(data, mtime=0) if gz else data
+
+    body = b"1 0 syncode-test\nURL IP-address Archive-date Content-type Archive-length\n"
+    out = [member(b"filedesc://%s 0.0.0.0 20200810000000 text/plain %d\n%s\n"
+                  % (warc.name.encode(), len(body), body))]
+    with warc.open("rb") as fh:
+        for record in ArchiveIterator(fh, no_record_parse=True):
+            if record.rec_type != "response":
+                continue
+            headers = record.rec_headers
+            date = re.sub(r"\D", "", headers.get_header("WARC-Date"))[:14]
+            block = record.raw_stream.read()
+            line = " ".join([headers.get_header("WARC-Target-URI"), headers.get_header("WARC-IP-Address") or "0.0.0.0",
+                             date, "text/html", str(len(block))])
+            out.append(member(line.encode() + b"\n" + block + b"\n"))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["arc.gz", "arc"])
+def test_arc_files_are_read(tmp_path, gz):
+    path = tmp_path / ("crawl.arc.gz" if gz else "crawl.arc")
+    path.write_bytes(_arc_bytes(RESILIPARSE, gz))
+    good_pages, _ = _read(str(RESILIPARSE))
+    pages, dropped = _read(str(path))
+    assert [(p.url, p.html) for p in pages] == [(p.url, p.html) for p in good_pages]
+    assert "not_warc" not in [d.reason for d in dropped]
+    assert pages[0].warc_date == good_pages[0].warc_date[:19] + "Z"  # the ARC date has whole seconds
+    assert _urls_at_offsets(path, pages, arc=True) == [p.url for p in pages]
+    again, _ = _read(str(path))
+    assert [p.id for p in again] == [p.id for p in pages]  # warcio makes up random ids for ARC: ours are stable
+    assert len({p.id for p in pages}) == len(pages)
+
+
+def test_a_whole_file_gzip_warc_is_read(tmp_path):
+    plain = gzip.decompress(RESILIPARSE.read_bytes())
+    path = tmp_path / "one-gzip-stream.warc.gz"
+    path.write_bytes(gzip.compress(plain, mtime=0))  # what warcio's example-bad-non-chunked.warc.gz is
+    good_pages, good_dropped = _read(str(RESILIPARSE))
+    pages, dropped = _read(str(path))
+    assert [(p.url, p.html) for p in pages] == [(p.url, p.html) for p in good_pages]
+    assert [d.reason for d in dropped] == [d.reason for d in good_dropped]
+    # no record of one gzip stream can be sought: the offset counts uncompressed bytes instead
+    for page in pages:
+        record = next(iter(ArchiveIterator(io.BytesIO(plain[page.offset:]))))
+        assert record.rec_headers.get_header("WARC-Target-URI") == page.url
+
+
+LZ4_WARC = DATA / "warc" / "whirlwind__whirlwind.warc.lz4"  # the real CC record, one LZ4 frame per record
+
+
+@pytest.mark.parametrize("name, pack", [("bzip2", bz2.compress), ("xz", lzma.compress)])
+def test_compressions_warcio_cannot_read_are_named(tmp_path, name, pack):
+    path = tmp_path / f"crawl.warc.{name}"
+    path.write_bytes(pack(gzip.decompress(RESILIPARSE.read_bytes())))
+    pages, dropped = _read(str(path))
+    assert pages == [] and [d.reason for d in dropped] == ["unsupported_compression"]
+    assert name in dropped[0].detail and "recompress it with gzip" in dropped[0].detail
+
+
+def test_an_lz4_warc_is_one_clear_drop_not_an_internal_error():
+    pages, dropped = _read(str(LZ4_WARC))
+    assert pages == [] and [d.reason for d in dropped] == ["unsupported_compression"]
+    assert "lz4" in dropped[0].detail and "TypeError" not in dropped[0].detail
+
+
+def test_every_input_kind_balances_the_funnel(tmp_path):
+    paths = [_junk_inside_a_member(tmp_path), tmp_path / "a.arc.gz", tmp_path / "whole.warc.gz", LZ4_WARC]
+    paths[1].write_bytes(_arc_bytes(RESILIPARSE, gz=True))
+    paths[2].write_bytes(gzip.compress(gzip.decompress(RESILIPARSE.read_bytes()), mtime=0))
+    p = local_pipeline()
+    out = p | beam.Create([str(x) for x in paths]) | ReadWarc(ReadConfig())
+    result = p.run()
+    result.wait_until_finish()
+    counters = {m.key.metric.name: m.committed for m in
+                result.metrics().query(MetricsFilter().with_namespace("syncode.ReadWarc"))["counters"]}
+    assert counters["kept"] == 15 + 16 + 16
+    assert counters["dropped_corrupt_region"] == 1 and counters["dropped_unsupported_compression"] == 1
+    assert "dropped_read_error" not in counters and "dropped_not_warc" not in counters
+    assert counters["total"] == counters["kept"] + sum(v for k, v in counters.items() if k.startswith("dropped_"))
+    del out
