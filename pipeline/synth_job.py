@@ -10,7 +10,7 @@ import apache_beam as beam
 from dedup.records import DocView
 from ledger.files import file_paths
 from ledger.ids import unit_hash
-from ledger.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, seed_from_row
+from ledger.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA
 from pipeline.config import PipelineConfig
 from pipeline.errors import UsageError
 from pipeline.funnel import StageCounts
@@ -32,6 +32,7 @@ from transforms.generate import (
     TierConfig,
     expand_samples,
 )
+from transforms.read_seeds import ReadSeeds
 from transforms.stage import DROPPED_TAG, KEPT_TAG
 from transforms.write_parquet import WriteParquetShards, shard_of
 
@@ -93,9 +94,8 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     interval = config.progress_interval_s
     synth = config.synth
     cache_root = f"{output}/cache" if synth.cache else None
-    seeds = (p | "ReadSeeds" >> beam.io.ReadFromParquet(seeds_glob)
-             | "ToSeed" >> beam.Map(seed_from_row) | "CountReadSeeds" >> count_as("ReadSeeds", interval)
-             | "SpreadSeeds" >> beam.Reshuffle())
+    read = p | "ReadSeeds" >> ReadSeeds(seeds_glob, interval)  # a corrupt file is a counted drop that names it
+    seeds = read[KEPT_TAG] | "SpreadSeeds" >> beam.Reshuffle()
     if only_shards:  # regenerate only the pairs of these shards: other seeds cost nothing
         n, wanted = config.output.pairs_num_shards, set(only_shards)
         seeds = seeds | "OnlyShards" >> beam.Filter(lambda s: shard_of(s.id, n) in wanted)
@@ -103,7 +103,7 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     tier_synth = [synth, *(dataclasses.replace(synth, roles=t.roles) for t in tiers)]
     tier_names = [STANDARD_TIER, *(t.name for t in tiers)]
     dead: list = []
-    dropped: list = []
+    dropped: list = [read[DROPPED_TAG]]
     stages = ["ReadSeeds"]
     question_sets = []
     seed_parts = _split_tiers("SplitTiers", seeds, lambda s: s.id, tiers)
