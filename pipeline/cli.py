@@ -52,8 +52,9 @@ def _run_all(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfi
     """Seeds, then synth on what seeds wrote when an LLM is given; without one, the synth command to run next."""
     from pipeline.llm_roles import has_llm, synth_instructions
 
+    llm = has_llm(ns, config)  # before seeds: a half-configured LLM is an error to see now, not after the crawl
     funnel = _run_seeds(ns, beam_argv, config)
-    if not has_llm(ns, config):
+    if not llm:
         print("synth: skipped, no LLM was given (--llm_endpoint or --serve_model).\n"
               + synth_instructions(ns.output), flush=True)
         return funnel

@@ -14,7 +14,7 @@ from pipeline.errors import UsageError
 from pipeline.options import pipeline_command
 from pipeline.vllm_server import ServerError, VLLMServer
 from transforms.generate import RolesConfig
-from transforms.llm_client import resolve_model
+from transforms.llm_client import LLMRoleConfig, resolve_model
 
 
 def synth_instructions(output: str) -> str:
@@ -44,7 +44,11 @@ def with_endpoints(config: PipelineConfig, endpoints: list[str]) -> PipelineConf
     return _map_roles(config, fill)
 
 
-def with_models(config: PipelineConfig, used: tuple[str, ...] = ("question", "response")) -> PipelineConfig:
+# The roles the synth graph calls today; `tests` and `judge` join when the verification stage is wired into it.
+USED_ROLES: tuple[str, ...] = ("question", "response")
+
+
+def with_models(config: PipelineConfig, used: tuple[str, ...] = USED_ROLES) -> PipelineConfig:
     """Fix each used role's model name before the graph is built, so cache keys name the model that answers."""
     def resolve(where: str, roles: RolesConfig) -> RolesConfig:
         filled = {}
@@ -62,16 +66,29 @@ def generation_summary(config: PipelineConfig) -> dict:
     """Models and prompt versions per tier and role, for the manifest and the dataset card."""
     def roles(r: RolesConfig) -> dict:
         return {name: {"model": getattr(r, name).model, "prompt_version": f"{name}-{getattr(r, name).prompt_version}"}
-                for name in ("question", "response")}
+                for name in USED_ROLES}
     return {"standard": {"share": 1.0 - sum(t.share for t in config.synth.tiers), "roles": roles(config.synth.roles)},
             **{t.name: {"share": t.share, "roles": roles(t.roles)} for t in config.synth.tiers}}
 
 
-def has_llm(ns: argparse.Namespace, config: PipelineConfig) -> bool:
-    """True when every LLM role will have an endpoint: from the config, --llm_endpoint or --serve_model."""
-    all_roles = [config.synth.roles, *(t.roles for t in config.synth.tiers)]
-    configured = all(getattr(r, f.name).endpoints for r in all_roles for f in dataclasses.fields(r))
-    return configured or bool(ns.llm_endpoint or ns.serve_model)
+def _used_roles(config: PipelineConfig, used: tuple[str, ...]) -> list[tuple[str, LLMRoleConfig]]:
+    """(config key, role) of each used role, standard and per tier."""
+    all_roles = [("synth.roles", config.synth.roles),
+                 *((f"synth.tiers.{t.name}.roles", t.roles) for t in config.synth.tiers)]
+    return [(f"{where}.{name}", getattr(roles, name)) for where, roles in all_roles for name in used]
+
+
+def has_llm(ns: argparse.Namespace, config: PipelineConfig, used: tuple[str, ...] = USED_ROLES) -> bool:
+    """True when every role the job uses will have an endpoint (config, --llm_endpoint or --serve_model), False
+    when none has one; when only some have one, a UsageError that names the roles left without."""
+    if ns.llm_endpoint or ns.serve_model:
+        return True
+    roles = _used_roles(config, used)
+    missing = [key for key, role in roles if not role.endpoints]
+    if missing and len(missing) < len(roles):
+        raise UsageError(f"{', '.join(missing)}: no endpoints, though other roles have some; set `endpoints` "
+                         "there, or pass --llm_endpoint URL (it fills every role without endpoints)")
+    return not missing
 
 
 @contextlib.contextmanager

@@ -8,9 +8,10 @@ import dataclasses
 import apache_beam as beam
 
 from dedup.records import DocView
+from ledger.drop import Drop
 from ledger.files import file_paths
 from ledger.ids import unit_hash
-from ledger.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, seed_from_row
+from ledger.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, Question
 from pipeline.config import PipelineConfig
 from pipeline.errors import UsageError
 from pipeline.funnel import StageCounts
@@ -32,7 +33,8 @@ from transforms.generate import (
     TierConfig,
     expand_samples,
 )
-from transforms.stage import DROPPED_TAG, KEPT_TAG
+from transforms.read_seeds import ReadSeeds
+from transforms.stage import DROPPED_TAG, KEPT_TAG, Stage, StageDoFn
 from transforms.write_parquet import WriteParquetShards, shard_of
 
 TOKEN_COLUMNS = ("question_prompt_tokens", "question_completion_tokens", "response_prompt_tokens",
@@ -65,6 +67,34 @@ def _suffix(tier: str) -> str:
     return "" if tier == STANDARD_TIER else f"-{tier}"
 
 
+OTHER_SHARD = "other_shard"
+
+
+def shard_selected(seed_id: str, num_shards: int, wanted: frozenset[int]) -> Drop | None:
+    """None when a question's pairs land in one of the shards being regenerated, else the drop that skips them."""
+    shard = shard_of(seed_id, num_shards)
+    return None if shard in wanted else Drop(OTHER_SHARD, f"pairs shard {shard}")
+
+
+class OnlyShardsFn(StageDoFn):
+    """Passes the deduplicated questions of the selected pairs shards to responses; counts the others by reason."""
+
+    def __init__(self, num_shards: int, wanted: frozenset[int], progress_interval_s: float = 10.0):
+        super().__init__("OnlyShards", progress_interval_s)
+        self.num_shards = num_shards
+        self.wanted = wanted
+
+    def decide(self, question: Question) -> Question | Drop:
+        return shard_selected(question.seed_id, self.num_shards, self.wanted) or question
+
+
+class OnlyShards(Stage):
+    """`--only_shards` after question dedup: responses are paid for only in the shards being regenerated."""
+
+    def __init__(self, num_shards: int, only_shards: list[int], progress_interval_s: float = 10.0):
+        super().__init__(OnlyShardsFn(num_shards, frozenset(only_shards), progress_interval_s))
+
+
 def _respond_and_write(questions, synth: SynthConfig, tier: str, cache_root: str | None, output: str,
                        config: PipelineConfig, only_shards: list[int] | None, dead: list, dropped: list) -> list[str]:
     """N responses per question and the tier's shards (split `train` for the standard tier); its stage names."""
@@ -88,22 +118,20 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
                 only_shards: list[int] | None = None) -> JobGraph:
     """Seeds to pairs: questions per tier, then decontamination and dedup of all questions, then N responses each.
 
-    Dedup runs on the questions, before responses are paid for, and across tiers.
+    Dedup runs on the questions, before responses are paid for, and across tiers. With `only_shards` every seed
+    still gets its question (from the generation cache after a full run), so dedup keeps what a full run keeps;
+    only the questions whose pairs fall in those shards go on to responses and the writer.
     """
     interval = config.progress_interval_s
     synth = config.synth
     cache_root = f"{output}/cache" if synth.cache else None
-    seeds = (p | "ReadSeeds" >> beam.io.ReadFromParquet(seeds_glob)
-             | "ToSeed" >> beam.Map(seed_from_row) | "CountReadSeeds" >> count_as("ReadSeeds", interval)
-             | "SpreadSeeds" >> beam.Reshuffle())
-    if only_shards:  # regenerate only the pairs of these shards: other seeds cost nothing
-        n, wanted = config.output.pairs_num_shards, set(only_shards)
-        seeds = seeds | "OnlyShards" >> beam.Filter(lambda s: shard_of(s.id, n) in wanted)
+    read = p | "ReadSeeds" >> ReadSeeds(seeds_glob, interval)  # a corrupt file is a counted drop that names it
+    seeds = read[KEPT_TAG] | "SpreadSeeds" >> beam.Reshuffle()
     tiers = synth.tiers
     tier_synth = [synth, *(dataclasses.replace(synth, roles=t.roles) for t in tiers)]
     tier_names = [STANDARD_TIER, *(t.name for t in tiers)]
     dead: list = []
-    dropped: list = []
+    dropped: list = [read[DROPPED_TAG]]
     stages = ["ReadSeeds"]
     question_sets = []
     seed_parts = _split_tiers("SplitTiers", seeds, lambda s: s.id, tiers)
@@ -118,8 +146,13 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     dedup = add_dedup_stages(all_questions, config, QUESTION_VIEW)
     dropped += dedup.dropped
     stages += dedup.stages
+    kept = dedup.kept
+    if only_shards:  # every seed's question went through dedup, as in a full run; responses only for these shards
+        selected = kept | "OnlyShards" >> OnlyShards(config.output.pairs_num_shards, only_shards, interval)
+        kept = selected[KEPT_TAG]  # its drops stay out of dropped/: they are pairs of the shards left as they are
+        stages.append("OnlyShards")
     outputs, prefixes = {"data": f"{output}/data"}, {"data": "train"}
-    parts = _split_tiers("QuestionTiers", dedup.kept, lambda q: q.seed_id, tiers)
+    parts = _split_tiers("QuestionTiers", kept, lambda q: q.seed_id, tiers)
     for tier, part, tsynth in zip(tier_names, parts, tier_synth, strict=True):
         stages += _respond_and_write(part, tsynth, tier, cache_root, output, config, only_shards, dead, dropped)
         if tier != STANDARD_TIER:
@@ -130,8 +163,10 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     tuple(dead) | "DeadLetters" >> beam.Flatten() | "WriteDeadLetters" >> dead_letters
     # GenerateResponses reads N samples per kept question, and tiers split the flow: check the one-to-one hand-offs.
     handoffs = [(f"GenerateResponses{_suffix(t)}", f"WritePairs{_suffix(t)}") for t in tier_names]
-    if not tiers and not only_shards:
+    if not tiers:
         handoffs.insert(0, ("ReadSeeds", "GenerateQuestions"))
+    if only_shards and dedup.stages:
+        handoffs.append((dedup.stages[-1], "OnlyShards"))
     return JobGraph(stages, outputs=outputs, prefixes=prefixes, handoffs=handoffs)
 
 

