@@ -89,7 +89,8 @@ class SynthOptions(PipelineOptions):
                             help="Start a vLLM server for this model (a local directory or name) and use it.")
         parser.add_argument("--vllm_python", default=None,
                             help="Python interpreter that has vLLM installed, for --serve_model "
-                            "(default: $SYNCODE_VLLM_PYTHON, else $SYNCODE_VLLM_VENV/bin/python or ./.vllm-venv, "
+                            "(default: $SYNCODE_VLLM_PYTHON; where a GPU is visible $SYNCODE_VLLM_GPU_VENV, "
+                            "./.vllm-gpu-venv or this interpreter with vLLM; else $SYNCODE_VLLM_VENV or ./.vllm-venv; "
                             "else this interpreter).")
         parser.add_argument("--serve_timeout_s", type=float, default=900.0,
                             help="Seconds to wait for the vLLM server of --serve_model to answer before failing.")
