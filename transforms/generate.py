@@ -158,13 +158,25 @@ class GenerateFn(StageDoFn):
         return cache_key(self.request_id(item), self.role_name, self.prompt_tag, self.role.model, self.role,
                          messages, self.prompt.response_format())
 
+    # read on first use in any process (functools.cache), so the cache lookup can render requests too; settable
+    _prompt: Prompt | None = None
+    _taxonomy: Taxonomy | None = None
+
     @property
     def prompt(self) -> Prompt:
-        return load_prompt(self.role_name, self.role.prompt_version)  # read once per process (functools.cache)
+        return self._prompt or load_prompt(self.role_name, self.role.prompt_version)
+
+    @prompt.setter
+    def prompt(self, value: Prompt) -> None:
+        self._prompt = value
 
     @property
     def taxonomy(self) -> Taxonomy:
-        return load_taxonomy()
+        return self._taxonomy or load_taxonomy()
+
+    @taxonomy.setter
+    def taxonomy(self, value: Taxonomy) -> None:
+        self._taxonomy = value
 
     # the shared machinery
     def setup(self) -> None:
