@@ -64,8 +64,9 @@ class SynthConfig:
     languages: tuple[str, ...] = ("en", "zh")  # natural language of each question, chosen per seed by a stable hash
     language_weights: tuple[float, ...] = (0.5, 0.5)
     responses_per_question: int = 1  # N response samples per question
-    cache: bool = True  # reuse completions stored under OUT/cache by (id, role, prompt version, model, sampling)
+    cache: bool = True  # reuse completions stored under OUT/cache by (id, role, prompt, model, sampling, messages)
     cache_flush_entries: int = 1000  # a worker writes its new cache entries at least this often, and per bundle
+    cache_flush_interval_s: float = 5.0  # ... and at least this often: what a killed run can lose at most
     roles: RolesConfig = field(default_factory=RolesConfig)
     tiers: tuple[TierConfig, ...] = ()
 
@@ -119,9 +120,9 @@ def question_fields(text: str, prompt: Prompt, taxonomy: Taxonomy) -> dict[str, 
     return value
 
 
-def programming_language_hint(seed: Any) -> str:
+def programming_language_hint(seed: Seed) -> str:
     """What to tell the model about the page's language: the detected one when the seed has it."""
-    detected = str(getattr(seed, "code_language", "") or "").strip()
+    detected = str(seed.programming_language or "").strip()
     return detected if detected else "the programming language the page is about"
 
 
@@ -150,20 +151,41 @@ class GenerateFn(StageDoFn):
     def request_id(self, item: Any) -> str:
         raise NotImplementedError
 
-    def key(self, item: Any) -> str:
-        """The generation-cache key; pure, so the graph can join on it before any worker starts."""
-        return cache_key(self.request_id(item), self.role_name, self.prompt_tag, self.role.model, self.role)
+    def key(self, item: Any, request: Request | None = None) -> str:
+        """The generation-cache key, with a hash of the messages sent; pure, so the cache lookup can join on it
+        before this stage's workers start."""
+        messages = (request or self.request(item)).messages
+        return cache_key(self.request_id(item), self.role_name, self.prompt_tag, self.role.model, self.role,
+                         messages, self.prompt.response_format())
+
+    # read on first use in any process (functools.cache), so the cache lookup can render requests too; settable
+    _prompt: Prompt | None = None
+    _taxonomy: Taxonomy | None = None
+
+    @property
+    def prompt(self) -> Prompt:
+        return self._prompt or load_prompt(self.role_name, self.role.prompt_version)
+
+    @prompt.setter
+    def prompt(self, value: Prompt) -> None:
+        self._prompt = value
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return self._taxonomy or load_taxonomy()
+
+    @taxonomy.setter
+    def taxonomy(self, value: Taxonomy) -> None:
+        self._taxonomy = value
 
     # the shared machinery
     def setup(self) -> None:
         super().setup()
-        self.prompt = load_prompt(self.role_name, self.role.prompt_version)
-        self.taxonomy = load_taxonomy()
         self.model = resolve_model(self.role)
         self.loop = RequestLoop()
         self.pool = self.loop.run(self._make_pool)
-        self.cache = CacheWriter(self.cache_root, self.role_name, self.synth.cache_flush_entries) \
-            if self.cache_root else None
+        self.cache = CacheWriter(self.cache_root, self.role_name, self.synth.cache_flush_entries,
+                                 self.synth.cache_flush_interval_s) if self.cache_root else None
         self.sent = 0
 
     async def _make_pool(self) -> EndpointPool:
@@ -183,25 +205,39 @@ class GenerateFn(StageDoFn):
             yield from self.inflight.ready()
             return
         request = self.request(item)
-        fmt = self.prompt.response_format()
         self.sent += 1
         self.counters.count("requests")
-        yield from self.inflight.submit(
-            (item, request), lambda m=request.messages, s=self.sent: self.pool.complete(m, fmt, start=s), windowed)
+        yield from self.inflight.submit((item, request), self._completion(request, self.key(item, request)), windowed)
+
+    def _completion(self, request: Request, key: str):
+        """The request as a coroutine that logs its completion to the cache as soon as it arrives (on the loop
+        thread), so it is durable within the flush interval whatever the DoFn thread is doing."""
+        fmt, start, cache = self.prompt.response_format(), self.sent, self.cache
+
+        async def complete():
+            result = await self.pool.complete(request.messages, fmt, start=start)
+            if cache is not None and isinstance(result, ChatResult):
+                cache.add(key, result)
+            return result
+        return complete
 
     def finish_bundle(self):
         yield from self.inflight.drain()
-        if self.cache:
+        if self.cache is not None:
             self.cache.flush()
         self.counters.log_progress()
 
     def teardown(self) -> None:
         loop = getattr(self, "loop", None)
-        if loop is not None:
-            try:
-                loop.run(self.pool.close)
-            finally:
-                loop.close()
+        try:
+            if loop is not None:
+                try:
+                    loop.run(self.pool.close)
+                finally:
+                    loop.close()
+        finally:
+            if getattr(self, "cache", None) is not None:
+                self.cache.close()
 
     def _handle(self, context: tuple[Any, Request], result: Any) -> Iterator[Any]:
         """Route one finished request (on the DoFn thread, where metrics and outputs live)."""
@@ -214,8 +250,6 @@ class GenerateFn(StageDoFn):
                 stage=self.stage, role=self.role_name, id=request.id, seed_id=request.seed_id, url=request.url,
                 cache_key=self.key(item), reason=result.reason, detail=result.detail, attempts=result.attempts))
             return
-        if self.cache:
-            self.cache.add(self.key(item), result)
         yield from self._outputs(item, result, fresh=True)
 
     def _outputs(self, item: Any, result: ChatResult, fresh: bool) -> Iterator[Any]:
@@ -300,7 +334,7 @@ class Generate(Stage):
 
     def expand(self, items):
         fn = self.dofn
-        looked_up = items | "LookupCache" >> LookupCache(fn.cache_root, fn.role_name, fn.key)
+        looked_up = items | "LookupCache" >> LookupCache(fn.cache_root, fn.role_name, fn.key, stage=fn.stage)
         return self.apply_fn(looked_up, label="Generate")
 
 

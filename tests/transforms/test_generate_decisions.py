@@ -6,12 +6,22 @@ import asyncio
 import dataclasses
 import json
 
+import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from ledger.drop import Drop
+from ledger.records import Seed, seed_from_row
 from prompts.render import load_prompt, load_taxonomy
-from transforms.generate import completion_drop, pick_language, question_fields
+from tests.conftest import DATA
+from transforms.generate import (
+    GenerateQuestionsFn,
+    SynthConfig,
+    completion_drop,
+    pick_language,
+    programming_language_hint,
+    question_fields,
+)
 from transforms.generation_cache import cache_key, entry_line, parse_entry
 from transforms.inflight import InFlight, RequestLoop
 from transforms.llm_client import ChatResult, LLMRoleConfig
@@ -60,18 +70,41 @@ def test_pick_language_is_stable_and_follows_the_weights():
 
 def test_cache_key_changes_with_everything_that_shapes_a_completion():
     role = LLMRoleConfig()
-    base = cache_key("seed/en", "question", "question-v2", "m", role)
-    assert base == cache_key("seed/en", "question", "question-v2", "m", role)
-    others = [cache_key("seed/zh", "question", "question-v2", "m", role),
-              cache_key("seed/en", "response", "question-v2", "m", role),
-              cache_key("seed/en", "question", "question-v3", "m", role),
-              cache_key("seed/en", "question", "question-v2", "m2", role),
-              cache_key("seed/en", "question", "question-v2", "m", dataclasses.replace(role, temperature=0.2)),
-              cache_key("seed/en", "question", "question-v2", "m", dataclasses.replace(role, max_tokens=9))]
+    sent = [{"role": "user", "content": "Write a question about this page."}]
+    fmt = {"type": "json_schema", "json_schema": {"name": "q", "schema": {"type": "object"}}}
+    base = cache_key("seed/en", "question", "question-v2", "m", role, sent, fmt)
+    assert base == cache_key("seed/en", "question", "question-v2", "m", role, list(sent), dict(fmt))
+    others = [cache_key("seed/zh", "question", "question-v2", "m", role, sent, fmt),
+              cache_key("seed/en", "response", "question-v2", "m", role, sent, fmt),
+              cache_key("seed/en", "question", "question-v3", "m", role, sent, fmt),
+              cache_key("seed/en", "question", "question-v2", "m2", role, sent, fmt),
+              cache_key("seed/en", "question", "question-v2", "m", dataclasses.replace(role, temperature=0.2), sent,
+                        fmt),
+              cache_key("seed/en", "question", "question-v2", "m", dataclasses.replace(role, max_tokens=9), sent, fmt),
+              cache_key("seed/en", "question", "question-v2", "m", role, [{"role": "user", "content": "Other."}], fmt),
+              cache_key("seed/en", "question", "question-v2", "m", role, sent, None)]
     assert base not in others and len(set(others)) == len(others)
     # the endpoint, timeouts and concurrency do not change what the model writes
     assert base == cache_key("seed/en", "question", "question-v2", "m",
-                             dataclasses.replace(role, endpoints=("http://x/v1",), timeout_s=1, max_in_flight=3))
+                             dataclasses.replace(role, endpoints=("http://x/v1",), timeout_s=1, max_in_flight=3),
+                             sent, fmt)
+
+
+def _rust_seed() -> Seed:
+    rows = pq.read_table(DATA / "seeds" / "train-00000-of-00001.parquet").to_pylist()
+    seed = seed_from_row(next(r for r in rows if r["title"] == "The Rust Programming Language"))
+    return seed._replace(programming_language="rust")
+
+
+def test_the_question_request_names_the_seeds_programming_language():
+    seed = _rust_seed()
+    config = SynthConfig()
+    fn = GenerateQuestionsFn("GenerateQuestions", config.roles.question, config, None)
+    user = fn.request(seed).messages[-1]["content"]
+    assert "Use rust." in user
+    unknown = fn.request(seed._replace(programming_language="")).messages[-1]["content"]
+    assert "Use the programming language the page is about." in unknown
+    assert programming_language_hint(seed) == "rust"
 
 
 def test_cache_entries_round_trip_and_damaged_lines_are_skipped():
