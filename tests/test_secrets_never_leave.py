@@ -18,11 +18,29 @@ from tests.conftest import REPO
 from transforms.generate import SynthConfig
 
 AWS = "AKIAZ7QWERTYUIOP1234"
+# fake keys, built by concatenation so no literal here looks like a live key to a secret scanner
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYzQ8rT5vW2kHn"  # 42 characters, as in issue 12
 GITHUB = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
+DB_PASSWORD = "Tr0ub4dor" + "&3xq"
+STRIPE = "sk_" + "live_" + "51HqLyjWDarjtT1zdp7dcXyZ"
+TWILIO = "SK" + "fedcba9876543210" * 2
+SENDGRID = "SG." + "pQ7vfQFYQlKU0ufo8x5d1A" + "." + "XwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr"
+HF = "hf_" + "ZyXwVuTsRqPoNmLkJiHgFeDcBaZyXwVuTs"
+NPM = "npm_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
+PYPI = "pypi-" + "AgEIcHlwaS5vcmc" + "CJDk3NGQxZjg1LWE3MjctNGQ5Ni1hMjQ5LTQwOWQ3MDMzNTNjZAACKjM"
+GCP = "AIza" + "SyB-1qWeRtYuIoPaSdFgHjKlZxCvBnM1234"
+AZURE = "Xby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw" + "=="
 EMAIL = "planted.person@example.com"
-SECRETS = (AWS, GITHUB, EMAIL)
+SECRETS = (AWS, AWS_SECRET, GITHUB, DB_PASSWORD, STRIPE, TWILIO, SENDGRID, HF, NPM, PYPI, GCP, AZURE, EMAIL)
+PLACEHOLDERS = ("<AWS_KEY>", "<AWS_SECRET>", "<GITHUB_TOKEN>", "<PASSWORD>", "<STRIPE_KEY>", "<TWILIO_KEY>",
+                "<SENDGRID_KEY>", "<HF_TOKEN>", "<NPM_TOKEN>", "<PYPI_TOKEN>", "<GCP_KEY>", "<AZURE_KEY>", "<EMAIL>")
 PLANT = (f"<p>Contact {EMAIL} for the deployment credentials.</p>"
-         f"<pre>export AWS_ACCESS_KEY_ID={AWS}\nexport GITHUB_TOKEN={GITHUB}\ncargo build --release\n</pre>")
+         f"<pre>export AWS_ACCESS_KEY_ID={AWS}\nexport GITHUB_TOKEN={GITHUB}\ncargo build --release\n</pre>"
+         f"<pre>[default]\naws_access_key_id=\"{AWS}\"\naws_secret_access_key=\"{AWS_SECRET}\"\n"
+         f"database:\n  password: '{DB_PASSWORD}'\nSTRIPE_API_KEY={STRIPE}\nTWILIO_API_KEY={TWILIO}\n"
+         f"SENDGRID_API_KEY={SENDGRID}\nHF_TOKEN={HF}\n//registry.npmjs.org/:_authToken={NPM}\n"
+         f"TWINE_PASSWORD={PYPI}\nGOOGLE_API_KEY={GCP}\n"
+         f"AZURE_STORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={AZURE}\n</pre>")
 
 
 def _planted_warc(path) -> None:
@@ -67,9 +85,9 @@ def test_seeds_dropped_rows_manifest_and_logs_are_clean(run):
     out, proc = run
     seeds = pq.read_table(out / "seeds").to_pylist()
     assert seeds, "the planted pages should survive the cascade"
-    placeholders = sum(s["text"].count(p) for s in seeds for p in ("<AWS_KEY>", "<GITHUB_TOKEN>", "<EMAIL>"))
+    placeholders = sum(s["text"].count(p) for s in seeds for p in PLACEHOLDERS)
     assert placeholders >= len(seeds) and sum(s["scrubbed"] for s in seeds) >= placeholders
-    assert any("<AWS_KEY>" in s["text"] and "<GITHUB_TOKEN>" in s["text"] for s in seeds)
+    assert any(all(p in s["text"] for p in PLACEHOLDERS) for s in seeds), "every kind is replaced on a page"
     for path in out.rglob("*"):
         if path.is_file():
             _assert_clean(path.read_bytes().decode("utf-8", errors="replace"))

@@ -9,6 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ledger.records import Dropped, Seed
+from transforms.secret_patterns import (
+    NAMED,
+    NAMED_HINTS,
+    SHAPES,
+    VALUE_CHECKED,
+    has_hint,
+    is_secret_value,
+    named_placeholder,
+    secret_name,
+)
 from transforms.stage import Stage, StageDoFn
 
 STAGE = "Scrub"
@@ -23,45 +33,57 @@ class ScrubConfig:
     ip_addresses: bool = True
     keep_private_ips: bool = True
 
-# (kind, pattern, placeholder); a pattern with a group named "secret" replaces only that group.
-_SECRETS: tuple[tuple[str, re.Pattern, str], ...] = (
-    ("private_key", re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-                               r"(?:[\s\S]{0,20000}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-                               r"|[A-Za-z0-9+/=:\s-]{0,20000})"), "<PRIVATE_KEY>"),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "<JWT>"),
-    ("aws_key", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[0-9A-Z]{16}\b"), "<AWS_KEY>"),
-    ("aws_secret", re.compile(r"(?i)aws.{0,20}?(?:secret|key).{0,20}?[=:]\s*[\"']?(?P<secret>[A-Za-z0-9/+=]{40})"
-                              r"(?![A-Za-z0-9/+=])"), "<AWS_SECRET>"),
-    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
-     "<GITHUB_TOKEN>"),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,250}|https://hooks\.slack\.com/services/"
-                               r"T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"), "<SLACK_TOKEN>"),
-    ("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}\b"), "<OPENAI_KEY>"),
-    ("password", re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@'\"<>]{1,100}:(?P<secret>[^\s@/'\"<>]{1,200})@"),
-     "<PASSWORD>"),
-    # ADO.NET/ODBC style: ...;Password=x  or  Password=x;...  (not `password = input()` in code)
-    ("password", re.compile(r"(?i);\s*(?:password|pwd)\s*=\s*(?P<secret>[^;'\"\s<>]{1,200})"), "<PASSWORD>"),
-    ("password", re.compile(r"(?i)\b(?:password|pwd)=(?P<secret>[^;'\"\s<>]{1,200});"), "<PASSWORD>"),
-)
+
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
 _IPV4 = re.compile(r"(?<![\w.-])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
                    r"(?![\w.])")
 
 
+Found = list[tuple[str, int, int, str]]  # (kind, start, end, the text it was found in) of each replacement
+
+
+def _secret_span(match: re.Match) -> tuple[int, int]:
+    """The span of the first "secret..." group that took part, else of the whole match."""
+    for name in match.re.groupindex:
+        if name.startswith("secret") and match.group(name) is not None:
+            return match.span(name)
+    return match.span()
+
+
 def _replace(pattern: re.Pattern, placeholder: str, text: str, counts: Counter, kind: str,
-             keep: Callable[[str], bool] | None = None) -> str:
+             keep: Callable[[str], bool] | None = None, found: Found | None = None) -> str:
     def sub(match: re.Match) -> str:
-        if keep is not None and keep(match.group(0)):
+        start, end = _secret_span(match)
+        if keep is not None and keep(match.string[start:end]):
             return match.group(0)
-        counts[kind] += 1
-        if "secret" in pattern.groupindex:
-            start, end = match.span("secret")
-            base = match.start()
-            whole = match.group(0)
-            return whole[: start - base] + placeholder + whole[end - base:]
-        return placeholder
+        return _replaced(match, start, end, placeholder, counts, kind, found)
 
     return pattern.sub(sub, text)
+
+
+def _replaced(match: re.Match, start: int, end: int, placeholder: str, counts: Counter, kind: str,
+              found: Found | None) -> str:
+    counts[kind] += 1
+    if found is not None:
+        found.append((kind, start, end, match.string))
+    base, whole = match.start(), match.group(0)
+    return whole[: start - base] + placeholder + whole[end - base:]
+
+
+def _replace_named(text: str, counts: Counter, found: Found | None) -> str:
+    """Values of secret-named keys that could be credentials (see secret_patterns.is_secret_value)."""
+    def sub(match: re.Match) -> str:
+        group = "quoted" if match.group("quote") else "bare"
+        if not is_secret_value(match.group(group), quoted=group == "quoted"):
+            return match.group(0)
+        start, end = match.span(group)
+        return _replaced(match, start, end, named_placeholder(secret_name(match)), counts, "named_secret", found)
+
+    return NAMED.sub(sub, text)
+
+
+def _not_a_password(value: str) -> bool:
+    return not is_secret_value(value, quoted=True)
 
 
 def _is_private_ip(text: str) -> bool:
@@ -71,18 +93,34 @@ def _is_private_ip(text: str) -> bool:
         return True  # not an address after all: leave it
 
 
-def scrub_text(text: str, config: ScrubConfig) -> tuple[str, Counter]:
-    """The text with secrets, e-mail addresses and IP addresses replaced, and how many of each kind."""
+def _scrub(text: str, config: ScrubConfig, found: Found | None) -> tuple[str, Counter]:
     counts: Counter = Counter()
     if config.secrets:
-        for kind, pattern, placeholder in _SECRETS:
-            text = _replace(pattern, placeholder, text, counts, kind)
+        lowered = text.lower()  # for the hints: no match is completed by a placeholder, so it holds as text changes
+        for kind, pattern, placeholder, hints in SHAPES:
+            if has_hint(text, lowered, pattern, hints):
+                keep = _not_a_password if kind in VALUE_CHECKED else None
+                text = _replace(pattern, placeholder, text, counts, kind, keep, found)
+        if has_hint(text, lowered, NAMED, NAMED_HINTS):
+            text = _replace_named(text, counts, found)
     if config.emails:
-        text = _replace(_EMAIL, "<EMAIL>", text, counts, "email")
+        text = _replace(_EMAIL, "<EMAIL>", text, counts, "email", found=found)
     if config.ip_addresses:
         text = _replace(_IPV4, "<IP_ADDRESS>", text, counts, "ip_address",
-                        _is_private_ip if config.keep_private_ips else None)
+                        _is_private_ip if config.keep_private_ips else None, found)
     return text, counts
+
+
+def scrub_text(text: str, config: ScrubConfig) -> tuple[str, Counter]:
+    """The text with secrets, e-mail addresses and IP addresses replaced, and how many of each kind."""
+    return _scrub(text, config, None)
+
+
+def scrub_matches(text: str, config: ScrubConfig) -> Found:
+    """Every replacement scrub_text makes, as (kind, start, end, text it was found in), for audits and benches."""
+    found: Found = []
+    _scrub(text, config, found)
+    return found
 
 
 def scrub_seed(seed: Seed, config: ScrubConfig) -> tuple[Seed, Counter]:
