@@ -144,3 +144,10 @@ def test_trainer_readers_and_verify_accept_the_pairs(synth_run):
     hf = datasets.load_dataset(str(out), cache_dir=str(out.parent / "hf-cache"))  # splits from the card
     assert sum(split.num_rows for split in hf.values()) == rows and set(hf) == {"train", "hq"}
     assert verify_output(str(out)) == []
+
+
+def test_the_console_gets_our_lines_not_one_per_request(synth_run):
+    """By default no per-request httpx line (millions at scale) and no Beam harness line reaches the console."""
+    _, _, proc = synth_run
+    assert "HTTP Request:" not in proc.stderr
+    assert "sdk_worker" not in proc.stderr and "apitools" not in proc.stderr
