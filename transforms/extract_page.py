@@ -3,6 +3,7 @@ Markdown, with every code block put back verbatim from the DOM."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -235,6 +236,8 @@ def own_line_fences(lines: list[str]) -> list[str]:
     """Lines with each of trafilatura's own fenced blocks (from a <code> with line breaks) as one part on lines of its
     own: text before the opening fence goes on a line of its own (backticks that close inline code stay with it),
     an empty block goes, and a fence that never closes stays as the text it is."""
+    closing_at = [j for j, line in enumerate(lines) if _CLOSE_RE.match(line)]  # so a long page costs no rescans
+    marks = [j for j, line in enumerate(lines) if _MARK_LINE_RE.match(line)]
     out: list[str] = []
     i = 0
     while i < len(lines):
@@ -246,12 +249,14 @@ def own_line_fences(lines: list[str]) -> list[str]:
             continue
         prefix, run, info = opening.group(1), opening.group(2), opening.group(3)
         end, ticks = None, ""
-        for j in range(i + 1, len(lines)):
-            if _MARK_LINE_RE.match(lines[j]):
-                break  # one of our blocks: trafilatura's code never spans it
-            closing = _CLOSE_RE.match(lines[j])
-            if closing and closing.group(1)[0] == run[0] and len(closing.group(1)) <= len(run):
-                end, ticks = j, closing.group(1)
+        next_mark = bisect.bisect_right(marks, i)
+        stop = marks[next_mark] if next_mark < len(marks) else len(lines)  # trafilatura's code never spans ours
+        for j in closing_at[bisect.bisect_right(closing_at, i):]:
+            if j >= stop:
+                break
+            candidate = _CLOSE_RE.match(lines[j]).group(1)
+            if candidate[0] == run[0] and len(candidate) <= len(run):
+                end, ticks = j, candidate
                 break
         if end is None:
             out.append(line)
