@@ -1,11 +1,12 @@
-"""HTML nested deeper than libxml2 parses (256 elements): its wrapper tags dropped past a depth, so the page's
-content survives the parse instead of being cut off where the parser stops."""
+"""HTML nested deeper than libxml2 parses by default (256 elements), which it returns cut off where it stopped:
+parsed again with `huge_tree` (2,048 levels), and deeper still without its wrapper tags past a depth."""
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 
 from lxml import etree
+from lxml import html as lxml_html
 
 # Elements that carry structure for trafilatura or the code finder (blocks, lists, tables, headings, boilerplate
 # landmarks, raw-text elements): kept at any depth. Everything else (div, span, font, b, a, section, ...) is a
@@ -25,7 +26,10 @@ _CLOSED_BY = {
     "option": frozenset({"option"}), "tr": frozenset({"tr"}), "td": frozenset({"td", "th", "tr"}),
     "th": frozenset({"td", "th", "tr"}),
 }
-MAX_DEPTH = 128
+MAX_DEPTH = 1024  # wrappers kept down to here: trafilatura and lxml handle such trees, and huge_tree allows 2,048
+# trafilatura's own parser settings (trafilatura.utils.HTML_PARSER), plus huge_tree
+_PARSER_OPTIONS = {"collect_ids": False, "default_doctype": False, "encoding": "utf-8", "remove_comments": True,
+                   "remove_pis": True}
 
 
 def limit_error(parser: etree.HTMLParser) -> str:
@@ -108,3 +112,15 @@ def flatten_html(html: str, max_depth: int = MAX_DEPTH) -> str:
     flattener.feed(html)
     flattener.close()
     return "".join(flattener.out)
+
+
+def parse_deep(html: str) -> tuple[lxml_html.HtmlElement | None, str]:
+    """(tree, '') for a page too deep for libxml2's default limit: the whole page with `huge_tree` when it is at
+    most 2,048 levels deep, else without the wrapper tags nested past MAX_DEPTH; (None, why) when still too deep."""
+    parser = lxml_html.HTMLParser(huge_tree=True, **_PARSER_OPTIONS)
+    tree = lxml_html.fromstring(html.encode("utf-8", "surrogatepass"), parser=parser)
+    if not limit_error(parser):
+        return tree, ""
+    tree = lxml_html.fromstring(flatten_html(html).encode("utf-8", "surrogatepass"), parser=parser)
+    error = limit_error(parser)
+    return (None, error) if error else (tree, "")

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from ledger.drop import Drop
-from transforms.deep_html import flatten_html, limit_error
+from transforms.deep_html import limit_error, parse_deep
 from transforms.verbatim_code import (
     CodeBlock,
     block_text,
@@ -300,8 +300,8 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
     try:
         tree = load_html(html)
         if limit_error(HTML_PARSER):  # libxml2 stopped at 256 levels and returned the page cut off there
-            tree = load_html(flatten_html(html))
-            if error := limit_error(HTML_PARSER):
+            tree, error = parse_deep(html)
+            if error:
                 return Drop("html_parse_error", f"past libxml2's limits even without wrapper tags: {error}")
     except Exception as exc:  # noqa: BLE001 - lxml raises several types on hostile input
         return Drop("html_parse_error", f"{type(exc).__name__}: {exc}")

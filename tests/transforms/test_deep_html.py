@@ -3,7 +3,7 @@ from __future__ import annotations
 from lxml import etree
 from lxml import html as lxml_html
 
-from transforms.deep_html import flatten_html, limit_error
+from transforms.deep_html import flatten_html, limit_error, parse_deep
 
 
 def _depth(tree: etree._Element) -> int:
@@ -36,3 +36,15 @@ def test_the_parser_reports_the_depth_at_which_it_stopped():
     assert "Excessive depth" in limit_error(parser)
     lxml_html.document_fromstring("<html><body>" + "<div>" * 30 + "text" + "</div>" * 30, parser=parser)
     assert limit_error(parser) == ""
+
+
+def test_a_deep_page_is_parsed_whole_up_to_2048_levels_and_flattened_past_them():
+    def page(depth: int, tag: str = "div") -> str:
+        return f"<html><body>{f'<{tag} class=w>' * depth}<p>Deep <b>text</b></p>{f'</{tag}>' * depth}</body></html>"
+
+    tree, error = parse_deep(page(1_000))
+    assert error == "" and _depth(tree) == 1_003 and tree.xpath("string(//p)") == "Deep text"
+    tree, error = parse_deep(page(5_000))
+    assert error == "" and _depth(tree) < 1_100 and tree.xpath("string(//p)") == "Deep text"
+    tree, error = parse_deep(page(3_000, "blockquote"))  # structure, kept at any depth: too deep to parse
+    assert tree is None and "Excessive depth" in error

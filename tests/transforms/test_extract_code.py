@@ -251,7 +251,7 @@ def test_a_page_nested_deeper_than_libxml2_parses_is_extracted(depth):
 
 
 def test_a_page_too_deep_even_without_wrapper_tags_is_a_parse_error():
-    result = extract_code_page(_nested(300, "blockquote"), "https://example.org/d", ExtractConfig())
+    result = extract_code_page(_nested(3_000, "blockquote"), "https://example.org/d", ExtractConfig())
     assert result.reason == "html_parse_error" and "Excessive depth" in result.detail
 
 
