@@ -38,30 +38,35 @@ def _split_fenced(text: str) -> CodeProse:
     prose: list[str] = []
     blocks: list[list[str]] = []
     current: list[str] | None = None
+    ticks = ""
     for line in text.splitlines():
-        match = _FENCE_RE.search(line)
         if current is None:
+            match = _FENCE_RE.search(line)
             if match is None:
                 prose.append(line)
                 continue
             before = line[: match.start()]
             if before.strip():
                 prose.append(before)  # trafilatura sometimes opens a fence at the end of a prose line
-            current = []
+            current, ticks = [], match.group(1)
             after = line[match.end():]
             if after.strip() and " " in after.strip():
                 current.append(after)  # ```lang is an info string; anything longer is code on the fence line
-        elif match is not None:
-            before = line[: match.start()]
-            if before.strip():
-                current.append(before)
-            blocks.append(current)
-            current = None
-            after = line[match.end():]
-            if after.strip():
-                prose.append(after)
-        else:
+            continue
+        # only a run of the same character, at least as long, closes: a ```` fence holds code with ``` in it
+        match = next((m for m in _FENCE_RE.finditer(line) if m.group(1)[0] == ticks[0]
+                      and len(m.group(1)) >= len(ticks)), None)
+        if match is None:
             current.append(line)
+            continue
+        before = line[: match.start()]
+        if before.strip():
+            current.append(before)
+        blocks.append(current)
+        current = None
+        after = line[match.end():]
+        if after.strip():
+            prose.append(after)
     if current is not None:
         blocks.append(current)  # an unclosed fence runs to the end, as markdown renders it
     return CodeProse(prose, blocks, True)

@@ -3,6 +3,7 @@ Markdown, with every code block put back verbatim from the DOM."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -10,6 +11,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from ledger.drop import Drop
+from transforms.deep_html import limit_error, parse_deep
 from transforms.verbatim_code import (
     CodeBlock,
     block_text,
@@ -21,11 +23,24 @@ from transforms.verbatim_code import (
 
 # htmldate without its dateparser fallback, which tries every locale and takes seconds on some pages
 _DATE_PARAMS = {"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%d"}
-_TOKEN = "SYNCODEBLOCK{}X"
-_TOKEN_RE = re.compile(r"SYNCODEBLOCK(\d+)X")
+# a placeholder's text: start token, the code (so trafilatura sees the page's text density), end token
+_PLACEHOLDER = "SYNCODEBLOCK{n}X\n{code}\nSYNCODEEND{n}X"
+_SPAN_RE = re.compile(r"SYNCODEBLOCK(\d+)X.*?SYNCODEEND\1X", re.S)
+_STRAY_TOKEN_RE = re.compile(r"SYNCODE(?:BLOCK|END)\d+X")
+_MARK = "\x00{}\x00"  # a block's place in the body, alone on its line (the page has no NUL: _NOT_XML_RE)
+_MARK_LINE_RE = re.compile(r"^\x00(\d+)\x00$")
+# trafilatura's fence around a placeholder: ticks (any before them are inline code's), a bare mark, the same ticks;
+# in a list item or a table cell it follows text on the same line, the newlines becoming spaces in a cell
+_FENCED_MARK_RE = re.compile(r"(`{3,})[^`\s]*[^\S\n]*\n?[ \t>]*(\x00\d+\x00)[^\S\n]*\n?[ \t>]*\1(?!`)")
+_TICKS_RE = re.compile(r"`+")
+_NEWLINES_RE = re.compile(r"[ \t]*(?:\r\n?|\n)\s*")
+_CONTAINER_RE = re.compile(r"^(?:[ \t]*(?:>|[-*+]|\d{1,9}[.)])(?=[ \t]|$))*[ \t]*")
 _FENCE_RE = re.compile(r"^(`{3,}|~{3,})")
+_OPEN_AT_END_RE = re.compile(r"^(.*?)(`{3,}|~{3,})([^`\s]*)[ \t]*$")  # a fence opening at the end of a line
+_CLOSE_RE = re.compile(r"^[ \t>]*(`{3,}|~{3,})[ \t]*$")
 # trafilatura escapes CommonMark specials in prose (read\_inline); seeds are read by people and LLMs, not renderers
-_ESCAPE_RE = re.compile(r"\\([*_`~\[\]<>#+\-.)!])")  # not \\|: it keeps table cells apart
+# (not \\|: it keeps table cells apart; nor a run of 3+ backticks or tildes, which would read as a fence)
+_ESCAPE_RE = re.compile(r"((?:\\`){3,}|(?:\\~){3,})|\\([*_`~\[\]<>#+\-.)!])")
 _NOT_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _UNDERLINE_RE = re.compile(r"(?<!\\)</?u>")  # trafilatura's own tags: a literal "<" in the text comes escaped
 _BYLINE_CLASSES = frozenset({"comment-meta", "commentmetadata", "comment-metadata", "comment-author"})
@@ -129,6 +144,38 @@ def title_and_date(doc, url: str) -> tuple[str, str]:
     return " ".join(_INVISIBLE_RE.sub("", title).split()), date
 
 
+def inline_code_on_one_line(tree: etree._Element) -> int:
+    """Turn the line breaks inside each remaining <code> (the blocks are placeholders by now) into spaces, as a
+    browser renders them: trafilatura fences any code with a newline, and Sphinx wraps long inline literals."""
+    changed = 0
+    for code in tree.iter("code"):
+        for node in code.iter():
+            if node.text and "\n" in node.text:
+                node.text, changed = _NEWLINES_RE.sub(" ", node.text), changed + 1
+            if node is not code and node.tail and "\n" in node.tail:
+                node.tail, changed = _NEWLINES_RE.sub(" ", node.tail), changed + 1
+    return changed
+
+
+def separate_code_spans(line: str) -> str:
+    """A space between inline code spans that trafilatura wrote back to back ("`a``b`", one signature after another
+    in odoc and Javadoc pages): CommonMark reads the joined run of backticks as neither span's end."""
+    out, last, open_len = [], 0, 0
+    for run in _TICKS_RE.finditer(line):
+        length = len(run.group(0))
+        if open_len == 0:
+            if run.start() == 0 or line[run.start() - 1] != "\\":  # an escaped backtick is prose
+                open_len = length
+        elif length == open_len:
+            open_len = 0
+        elif length > open_len:  # this span's closing run, then the next one's opening run
+            cut = run.start() + open_len
+            out.append(line[last:cut] + " ")
+            last, open_len = cut, length - open_len
+    out.append(line[last:])
+    return "".join(out)
+
+
 def unescape_prose(line: str) -> str:
     """Undo trafilatura's Markdown escapes and its <u> underline tags in a prose line, leaving inline code alone."""
     parts, last = [], 0
@@ -141,47 +188,34 @@ def unescape_prose(line: str) -> str:
 
 
 def _plain(prose: str) -> str:
-    return _ESCAPE_RE.sub(r"\1", _UNDERLINE_RE.sub("", prose))
+    return _ESCAPE_RE.sub(lambda m: m.group(1) or m.group(2), _UNDERLINE_RE.sub("", prose))
 
 
 def splice_code_blocks(body: str, blocks: list[CodeBlock], keep_missing: list[bool]) -> str:
-    """Replace each placeholder trafilatura kept with its verbatim fenced block; put back the ones it dropped."""
+    """Replace each placeholder trafilatura kept (fenced by it or not, after text, in a list item or a table cell)
+    with its verbatim fenced block on lines of its own; put back the ones it dropped."""
+    body = _SPAN_RE.sub(lambda m: _MARK.format(m.group(1)), body)
+    body = _STRAY_TOKEN_RE.sub("", body)  # a token whose partner trafilatura cut away
+    body = _FENCED_MARK_RE.sub(lambda m: f"\n{m.group(2)}\n", body)
+    body = re.sub(r"[^\S\n]*(\x00\d+\x00)[^\S\n]*", r"\n\1\n", body)  # unfenced (a <pre> it took for a quote)
     out: list[str] = []
     placed: dict[int, int] = {}  # block index -> position in `out`
-    lines, i = body.split("\n"), 0
-    while i < len(lines):
-        line = lines[i]
-        fence_open = _FENCE_RE.match(line)
-        if fence_open:
-            ticks = fence_open.group(1)
-            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith(ticks)), len(lines))
-            inner = "\n".join(lines[i + 1:end])
-            found = [int(n) for n in _TOKEN_RE.findall(inner)]
-            if found:
-                for n in found:
-                    if n < len(blocks) and n not in placed:
-                        placed[n] = len(out)
-                        out.append(fence(blocks[n]))
-            elif inner.strip():  # a fence trafilatura made itself (not from a <pre>): kept as it is
-                out.append("\n".join(lines[i:end + 1]))
-            i = end + 1
+    for part in own_line_fences(body.split("\n")):
+        mark = _MARK_LINE_RE.match(part)
+        if mark is None:
+            out.append(part if _FENCE_RE.match(part) else unescape_prose(separate_code_spans(part)))
             continue
-        found = [int(n) for n in _TOKEN_RE.findall(line)]
-        if found:  # trafilatura kept the block's text without a fence: skip its lines, put ours in place
-            for n in found:
-                if n < len(blocks) and n not in placed:
-                    placed[n] = len(out)
-                    out.append(fence(blocks[n]))
-            i += 1
-            rest = [c.strip() for c in blocks[found[-1]].text.split("\n")] if found[-1] < len(blocks) else []
-            for code_line in (c for c in rest if c):  # trafilatura's copy of the code, blank lines or not
-                while i < len(lines) and not lines[i].strip():
-                    i += 1
-                if i < len(lines) and lines[i].strip() == code_line:
-                    i += 1
-            continue
-        out.append(unescape_prose(line))
-        i += 1
+        n = int(mark.group(1))
+        if n >= len(blocks) or n in placed or not blocks[n].text.strip():
+            continue  # a copy (trafilatura repeats some), or an empty <pre>: no empty fence
+        while out and not out[-1].strip():
+            out.pop()  # blank lines before a block: _spaced puts one back
+        if out and _is_bare_marker(out[-1]):
+            out.pop()  # the list item or quote that held the block: its marker alone would be an empty item
+        elif out and not _FENCE_RE.match(out[-1]):
+            out[-1] = out[-1].rstrip()  # "For example: " before the block trafilatura put on the same line
+        placed[n] = len(out)
+        out.append(fence(blocks[n]))
     # blocks trafilatura dropped (hidden examples, code it judged boilerplate) go back after their predecessor
     for n, block in enumerate(blocks):
         if n in placed or not keep_missing[n]:
@@ -192,6 +226,50 @@ def splice_code_blocks(body: str, blocks: list[CodeBlock], keep_missing: list[bo
         placed = {m: (p + 1 if p >= at else p) for m, p in placed.items()}
         placed[n] = at
     return "\n".join(_spaced(out)).strip()
+
+
+def _is_bare_marker(line: str) -> bool:
+    return _CONTAINER_RE.match(line).end() == len(line)
+
+
+def own_line_fences(lines: list[str]) -> list[str]:
+    """Lines with each of trafilatura's own fenced blocks (from a <code> with line breaks) as one part on lines of its
+    own: text before the opening fence goes on a line of its own (backticks that close inline code stay with it),
+    an empty block goes, and a fence that never closes stays as the text it is."""
+    closing_at = [j for j, line in enumerate(lines) if _CLOSE_RE.match(line)]  # so a long page costs no rescans
+    marks = [j for j, line in enumerate(lines) if _MARK_LINE_RE.match(line)]
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        opening = _OPEN_AT_END_RE.match(line)
+        if opening is None:
+            out.append(line)
+            i += 1
+            continue
+        prefix, run, info = opening.group(1), opening.group(2), opening.group(3)
+        end, ticks = None, ""
+        next_mark = bisect.bisect_right(marks, i)
+        stop = marks[next_mark] if next_mark < len(marks) else len(lines)  # trafilatura's code never spans ours
+        for j in closing_at[bisect.bisect_right(closing_at, i):]:
+            if j >= stop:
+                break
+            candidate = _CLOSE_RE.match(lines[j]).group(1)
+            if candidate[0] == run[0] and len(candidate) <= len(run):
+                end, ticks = j, candidate
+                break
+        if end is None:
+            out.append(line)
+            i += 1
+            continue
+        prefix += run[len(ticks):]  # "`void````": inline code's closing backtick, then the fence
+        if not _is_bare_marker(prefix):
+            out.append(prefix.rstrip())
+        inner = lines[i + 1:end]
+        if any(s.strip() for s in inner):
+            out.append("\n".join([ticks + info, *inner, ticks]))
+        i = end + 1
+    return out
 
 
 def _spaced(parts: list[str]) -> list[str]:
@@ -213,13 +291,18 @@ def _spaced(parts: list[str]) -> list[str]:
 def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPage | Drop:
     """Main content as Markdown with verbatim code, or the reason there is none; pure, so it runs in a worker."""
     import trafilatura
-    from trafilatura.utils import load_html
+    from trafilatura.utils import HTML_PARSER, load_html
 
+    # trafilatura's own parse (its element classes and repairs), once: it extracts from a copy of this tree
+    # without C0 controls and other characters XML cannot hold, as libxml2 drops them from bytes: seeds go to
+    # Parquet readers and LLM prompts, and a literal ESC in a terminal example is not text
+    html = _NOT_XML_RE.sub("", html)
     try:
-        # trafilatura's own parse (its element classes and repairs), once: it extracts from a copy of this tree
-        # without C0 controls and other characters XML cannot hold, as libxml2 drops them from bytes: seeds go to
-        # Parquet readers and LLM prompts, and a literal ESC in a terminal example is not text
-        tree = load_html(_NOT_XML_RE.sub("", html))
+        tree = load_html(html)
+        if limit_error(HTML_PARSER):  # libxml2 stopped at 256 levels and returned the page cut off there
+            tree, error = parse_deep(html)
+            if error:
+                return Drop("html_parse_error", f"past libxml2's limits even without wrapper tags: {error}")
     except Exception as exc:  # noqa: BLE001 - lxml raises several types on hostile input
         return Drop("html_parse_error", f"{type(exc).__name__}: {exc}")
     if tree is None:
@@ -235,11 +318,12 @@ def extract_code_page(html: str, url: str, config: ExtractConfig) -> ExtractedPa
         keep_missing.append(bool(block.text.strip()) and not in_boilerplate(el))
         placeholder = tree.makeelement("pre")
         # the code stays in the placeholder so trafilatura sees the same text density (minus what XML cannot hold)
-        placeholder.text = _TOKEN.format(n) + "\n" + _NOT_XML_RE.sub("", block.text)
+        placeholder.text = _PLACEHOLDER.format(n=n, code=_NOT_XML_RE.sub("", block.text))
         placeholder.tail = el.tail
         parent = el.getparent()
         if parent is not None:
             parent.replace(el, placeholder)
+    inline_code_on_one_line(tree)
     try:
         body = trafilatura.extract(tree, url=url or None, output_format="markdown", with_metadata=False,
                                    include_comments=config.include_comments, include_tables=True,

@@ -135,14 +135,23 @@ def in_boilerplate(el: etree._Element) -> bool:
 
 
 def find_code_elements(tree: etree._Element) -> list[etree._Element]:
-    """The outermost code blocks of a page in document order: gutter tables, Doxygen fragments, other <pre>."""
+    """The outermost code blocks of a page in document order: gutter tables, Doxygen fragments, <code> that holds
+    lines (<br>, as phpBB and rustdoc write them) or a <pre>, other <pre>."""
+    # sets of the elements themselves, not id()s: lxml makes a proxy per access, and a freed one's id comes back
     tables = [t for t in tree.iter("table") if _classes(t) & _CODE_TABLE_CLASSES]
     tables += [d for d in tree.iter("div") if "fragment" in _classes(d)]  # Doxygen: one div.line per line
-    tables = [t for t in tables if not any(a in tables for a in t.iterancestors())]
-    inside = {id(node) for t in tables for node in t.iter()}
-    pres = [p for p in tree.iter("pre") if id(p) not in inside and next(p.iterancestors("pre"), None) is None]
-    found = {id(e) for e in tables + pres}
-    return [e for e in tree.iter() if id(e) in found]
+    table_set = set(tables)
+    tables = [t for t in tables if not any(a in table_set for a in t.iterancestors())]
+    inside = {node for t in tables for node in t.iter()}
+    inside |= {a for t in tables for a in t.iterancestors("pre", "code")}  # highlight.js: <pre><code><table>
+    codes = [c for c in tree.iter("code") if c not in inside and next(c.iterancestors("pre"), None) is None
+             and next(c.iter("br", "pre"), None) is not None]
+    code_set = set(codes)
+    codes = [c for c in codes if not any(a in code_set for a in c.iterancestors("code"))]
+    inside |= {node for c in codes for node in c.iter()}
+    pres = [p for p in tree.iter("pre") if p not in inside and next(p.iterancestors("pre"), None) is None]
+    found = set(tables + codes + pres)
+    return [e for e in tree.iter() if e in found]
 
 
 def fence(block: CodeBlock) -> str:
@@ -167,3 +176,52 @@ def parse_fences(markdown: str) -> list[CodeBlock]:
         blocks.append(CodeBlock("\n".join(lines[i + 1:end]), hint))
         i = end + 1
     return blocks
+
+
+_CONTAINER_RE = re.compile(r"^(?:[ \t]*(?:>|[-*+]|\d{1,9}[.)])(?=[ \t]|$))*[ \t]*")
+_ANY_FENCE_RE = re.compile(r"^(`{3,}|~{3,})(.*)$")
+_TICK_RUN_RE = re.compile(r"`+")
+
+
+def _unpaired_tick_runs(line: str) -> list[str]:
+    """The backtick runs of a line that open no inline code span (CommonMark: a run is closed by the next run of
+    the same length), so render as literal backticks."""
+    runs = [(m.start(), m.group(0)) for m in _TICK_RUN_RE.finditer(line)]
+    unpaired, i = [], 0
+    while i < len(runs):
+        closer = next((j for j in range(i + 1, len(runs)) if runs[j][1] == runs[i][1]), None)
+        if closer is None:
+            unpaired.append(runs[i][1])
+            i += 1
+        else:
+            i = closer + 1
+    return unpaired
+
+
+def fence_problems(markdown: str) -> list[str]:
+    """Why the fences of a Markdown text would not render as the blocks they hold ([] when they all do): every fence
+    opens and closes on a line of its own (list and quote markers aside), holds something, and is closed."""
+    problems: list[str] = []
+    opened: tuple[str, int, bool] | None = None  # (fence, line number, has content)
+    for number, line in enumerate(markdown.split("\n"), 1):
+        body = line[_CONTAINER_RE.match(line).end():]
+        if opened is not None:
+            ticks, start, content = opened
+            run = re.match(r"(`+|~+)(.*)$", body.strip())
+            if run and run.group(1)[0] == ticks[0] and len(run.group(1)) >= len(ticks):
+                if run.group(2).strip():
+                    problems.append(f"line {number}: text after the fence that closes line {start}")
+                elif not content:
+                    problems.append(f"line {start}: an empty fenced block")
+                opened = None
+            elif line.strip():
+                opened = (ticks, start, True)
+            continue
+        fence_open = _ANY_FENCE_RE.match(body)
+        if fence_open and not (fence_open.group(1)[0] == "`" and "`" in fence_open.group(2)):
+            opened = (fence_open.group(1), number, False)
+        elif any(len(run) >= 3 for run in _unpaired_tick_runs(body)):
+            problems.append(f"line {number}: a fence that does not start its line")
+    if opened is not None:
+        problems.append(f"line {opened[1]}: a fence that never closes")
+    return problems

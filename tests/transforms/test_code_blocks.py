@@ -31,3 +31,9 @@ def test_looks_like_code():
     assert looks_like_code("x = y;")
     assert not looks_like_code("The weather was fine yesterday.")
     assert not looks_like_code("   ")
+
+
+def test_only_a_fence_as_long_as_the_opening_one_closes_it():
+    split = split_code_prose("Intro\n````md\nprint('```')\n```\nstill code\n````\nAfter\n~~~\n```\n~~~")
+    assert split.prose_lines == ["Intro", "After"]
+    assert split.code_blocks == [["print('```')", "```", "still code"], ["```"]]

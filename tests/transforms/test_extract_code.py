@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+
 import apache_beam as beam
+import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 from lxml import html as lxml_html
 
 from ledger.drop import Drop
 from ledger.records import Page, Seed
-from tests.conftest import local_pipeline
+from tests.conftest import REPO, local_pipeline
 from tests.transforms.sample_pages import debian_page, sample_pages
 from transforms.extract_code import ExtractCodePage, domain_of, seed_of
 from transforms.extract_page import (
@@ -19,7 +24,7 @@ from transforms.extract_page import (
     unescape_prose,
 )
 from transforms.stage import DROPPED_TAG, KEPT_TAG
-from transforms.verbatim_code import CodeBlock, fence
+from transforms.verbatim_code import CodeBlock, fence, fence_problems
 
 ERLANG = "https://www.erlang.org/docs/25/doc/tutorial/c_portdriver.html"
 ARTICLE = " ".join(f"Sentence {i} explains how a read_inline loop works in *this* [guide]." for i in range(30))
@@ -42,12 +47,18 @@ def _pre_texts(html: str) -> list[str]:
     return out
 
 
+@functools.cache
+def _extracted(name: str) -> dict[str, ExtractedPage | Drop]:
+    """What extraction makes of each page of a bundled sample WARC, once per session."""
+    return {url: extract_code_page(page.html, url, ExtractConfig(min_text_chars=0))
+            for url, page in sample_pages(name).items()}
+
+
 def test_every_pre_block_of_the_sample_docs_is_verbatim():
-    config = ExtractConfig(min_text_chars=0)
     total = 0
-    pages = [p for p in sample_pages("debian-docs-sample.warc.gz").values() if len(p.html) < 100_000]  # test time
-    for page in pages:
-        result = extract_code_page(page.html, page.url, config)
+    extracted = _extracted("debian-docs-sample.warc.gz")
+    for page in sample_pages("debian-docs-sample.warc.gz").values():
+        result = extracted[page.url]
         assert isinstance(result, ExtractedPage), (page.url, result)
         for block in _pre_texts(page.html):
             total += 1
@@ -166,16 +177,135 @@ def test_stage_runs_extraction_in_its_worker_and_counts_drops():
     assert counters["code_blocks"] >= 1
 
 
-def test_splice_replaces_placeholders_fenced_or_not_and_puts_back_missing_blocks():
+@pytest.mark.parametrize("body", [
+    "Intro\n```\nSYNCODEBLOCK0X\na = 1\n\n  b = 2\nSYNCODEEND0X\n```\nAfter",  # fenced on its own lines
+    "Intro\nSYNCODEBLOCK0X\na = 1\n\nb = 2\nSYNCODEEND0X\nAfter",  # a <pre> trafilatura took for a quote
+    "Intro```\nSYNCODEBLOCK0X\na = 1\nSYNCODEEND0X\n```\nAfter",  # after text: "For example: ```"
+    "Intro\n- ```\nSYNCODEBLOCK0X\na = 1\nSYNCODEEND0X\n```\nAfter",  # in a list item (Nim's <dt><pre>)
+    "Intro\n| ``` SYNCODEBLOCK0X a = 1 SYNCODEEND0X ``` |\nAfter",  # in a table cell, newlines as spaces
+])
+def test_splice_puts_each_placeholder_on_lines_of_its_own(body):
     from transforms.extract_page import splice_code_blocks
 
     blocks = [CodeBlock("a = 1\n\n  b = 2", "py")]
-    want = "Intro\n\n```py\na = 1\n\n  b = 2\n```\n\nAfter"
-    assert splice_code_blocks("Intro\n```\nSYNCODEBLOCK0X\na = 1\n\n  b = 2\n```\nAfter", blocks, [True]) == want
-    assert splice_code_blocks("Intro\nSYNCODEBLOCK0X\na = 1\n\nb = 2\nAfter", blocks, [True]) == want
-    assert splice_code_blocks("Intro\nAfter", blocks, [True]) == "Intro\nAfter\n\n```py\na = 1\n\n  b = 2\n```"
-    assert splice_code_blocks("Intro\nAfter", blocks, [False]) == "Intro\nAfter"
+    markdown = splice_code_blocks(body, blocks, [True])
+    assert fence_problems(markdown) == []
+    lines = [line for line in markdown.split("\n") if line.strip()]
+    assert lines[0] == "Intro" and lines[-1] in ("After", "|") and "```py" in lines
+    assert fence(blocks[0]) in markdown and markdown.count("```") == 2
+
+
+def test_splice_keeps_inline_code_before_a_fence_and_puts_back_missing_blocks():
+    from transforms.extract_page import splice_code_blocks
+
+    blocks = [CodeBlock("a = 1", "py"), CodeBlock("", ""), CodeBlock("hidden()", "")]
+    body = ("Method `void````\nSYNCODEBLOCK0X\na = 1\nSYNCODEEND0X\n```\nAdds a node.\n"
+            "```\nSYNCODEBLOCK1X\n\nSYNCODEEND1X\n```\nAgain:\n```\nSYNCODEBLOCK0X\na = 1\nSYNCODEEND0X\n```")
+    assert splice_code_blocks(body, blocks, [True, False, True]) == (
+        "Method `void`\n\n```py\na = 1\n```\n\n```\nhidden()\n```\n\nAdds a node.\n\nAgain:")
+    assert splice_code_blocks("Intro\nAfter", blocks[:1], [True]) == "Intro\nAfter\n\n```py\na = 1\n```"
+    assert splice_code_blocks("Intro\nAfter", blocks[:1], [False]) == "Intro\nAfter"
     assert splice_code_blocks("x\n\n\n\ny\n```\n\n```", [], []) == "x\n\ny"  # blank runs and empty fences go
+
+
+def test_trafilatura_own_fences_go_on_lines_of_their_own():
+    from transforms.extract_page import own_line_fences
+
+    assert own_line_fences(["traits for StepBy<I>```", "impl<I> Iterator", "```", "Creates"]) == [
+        "traits for StepBy<I>", "```\nimpl<I> Iterator\n```", "Creates"]
+    assert own_line_fences(["`void````", "addSource(String name,", " int phase)", "```"]) == [
+        "`void`", "```\naddSource(String name,\n int phase)\n```"]
+    assert own_line_fences(["- ```", "", "```", "text"]) == ["text"]  # an empty one goes with its list marker
+    assert own_line_fences(["Type ``` to open a fence.", "more"]) == ["Type ``` to open a fence.", "more"]
+
+
+def test_adjacent_inline_code_spans_are_kept_apart():
+    from transforms.extract_page import separate_code_spans
+
+    assert separate_code_spans("``val year : [> `Year ]````val month``") == "``val year : [> `Year ]`` ``val month``"
+    assert separate_code_spans("`void``add(ClassNode node)`") == "`void` `add(ClassNode node)`"
+    assert separate_code_spans(r"plain `a` b \`` c") == r"plain `a` b \`` c"
+
+
+def test_inline_code_with_a_line_break_in_the_source_stays_inline():
+    html = (f"<html><body><article><p>{ARTICLE}</p><p>Unless the Prelude is imported with an <code>import\n"
+            "<span>...</span> Prelude\n  ...</code> line, it warns.</p><p>The end of the article.</p></article>"
+            "</body></html>")
+    result = extract_code_page(html, "https://example.org/w", ExtractConfig())
+    assert "imported with an `import ... Prelude ...` line, it warns." in result.markdown
+    assert fence_problems(result.markdown) == [] and "```" not in result.markdown
+
+
+def _nested(depth: int, inner: str = "div") -> str:
+    return (f"<html><head><title>Deep</title></head><body>{f'<{inner}>' * depth}<article><h1>Deep</h1>"
+            f"<p>{ARTICLE}</p><pre>for i in x:\n    pass</pre><p>The end of the article.</p></article>"
+            f"{f'</{inner}>' * depth}</body></html>")
+
+
+@pytest.mark.parametrize("depth", [300, 1_000, 100_000])
+def test_a_page_nested_deeper_than_libxml2_parses_is_extracted(depth):
+    shallow = extract_code_page(_nested(10), "https://example.org/d", ExtractConfig())
+    deep = extract_code_page(_nested(depth), "https://example.org/d", ExtractConfig())
+    assert isinstance(deep, ExtractedPage), deep
+    assert deep.markdown == shallow.markdown and deep.code_blocks == [CodeBlock("for i in x:\n    pass", "")]
+
+
+def test_a_page_too_deep_even_without_wrapper_tags_is_a_parse_error():
+    result = extract_code_page(_nested(3_000, "blockquote"), "https://example.org/d", ExtractConfig())
+    assert result.reason == "html_parse_error" and "Excessive depth" in result.detail
+
+
+def test_every_fence_of_the_bundled_pages_opens_and_closes_on_its_own_line():
+    pages = 0
+    for name in ("debian-docs-sample.warc.gz", "trafilatura-eval-sample.warc.gz", "cc-resiliparse__warcfile.warc.gz"):
+        for url, result in _extracted(name).items():
+            if isinstance(result, ExtractedPage):
+                pages += 1
+                assert fence_problems(result.markdown) == [], url
+    assert pages > 90
+
+
+def _shared_doc_pages() -> list[tuple[str, str]]:
+    """Every documentation page of ../shared/data or $SYNCODE_SHARED_DATA (Debian docs WARCs, the Python docs
+    tarball), or [] without it."""
+    import tarfile
+
+    from transforms.read_warc import ReadConfig, ReadWarcFileFn, declared_charset, decode_html
+
+    candidates = [REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"]  # a clone, a worktree
+    if os.environ.get("SYNCODE_SHARED_DATA"):
+        candidates = [Path(os.environ["SYNCODE_SHARED_DATA"])]
+    data = next((d for d in candidates if (d / "warc" / "debian-docs").is_dir()), None)
+    if data is None:
+        return []
+    fn = ReadWarcFileFn(ReadConfig())
+    fn.setup()
+    pages = [(p.url, p.html) for path in sorted((data / "warc" / "debian-docs").glob("*.warc.gz"))
+             for p in fn.process(str(path)) if isinstance(p, Page)]
+    for tarball in sorted((data / "python-docs-html").glob("*.tar.gz")):
+        with tarfile.open(tarball) as tar:
+            for member in (m for m in tar if m.isfile() and m.name.endswith(".html")):
+                payload = tar.extractfile(member).read()
+                html = decode_html(payload, declared_charset("", payload[:4096]))[0]
+                pages.append((f"python-docs:{member.name}", html))
+    return pages
+
+
+def test_every_fence_of_the_shared_documentation_pages_opens_and_closes_on_its_own_line():
+    """Every SYNCODE_DOC_PAGES_STEP-th page (default 16: ~200 pages, ~25 s; 1: all 3,301, ~14 min on 2 busy cores)."""
+    pages = _shared_doc_pages()
+    if not pages:
+        pytest.skip("../shared/data is not here")
+    step = int(os.environ.get("SYNCODE_DOC_PAGES_STEP", "16"))
+    broken, extracted = {}, 0
+    for url, html in pages[::step]:
+        result = extract_code_page(html, url, ExtractConfig(min_text_chars=0))
+        if isinstance(result, ExtractedPage):
+            extracted += 1
+            if problems := fence_problems(result.markdown):
+                broken[url] = problems[:3]
+    assert extracted > len(pages[::step]) * 0.9
+    assert broken == {}
 
 
 def test_bold_captions_alone_in_a_div_are_dropped_before_extraction():

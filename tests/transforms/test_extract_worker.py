@@ -9,7 +9,8 @@ from ledger.drop import Drop
 from transforms.extract_page import ExtractConfig, ExtractedPage
 from transforms.extract_worker import ExtractionWorker
 
-PAGE = "<html><body><article><p>" + "A sentence about loops in Python. " * 20 + "</p></article></body></html>"
+PROSE = "<p>" + "A sentence about loops in Python. " * 20 + "</p>"
+PAGE = f"<html><body><article>{PROSE}</article></body></html>"
 
 
 def catastrophic_regex(html: str, url: str, config: ExtractConfig):
@@ -59,3 +60,14 @@ def test_real_extraction_runs_in_the_worker(worker):
     w = worker("transforms.extract_page:extract_code_page", timeout_s=60)
     result = w.extract(PAGE, "https://example.org/loops")
     assert isinstance(result, ExtractedPage) and "loops in Python" in result.markdown
+
+
+def test_a_page_nested_100_000_deep_neither_crashes_nor_hangs_the_worker(worker):
+    """libxml2 stops at 256 levels: the page comes back whole (flattened), one deeper still is a counted drop."""
+    w = worker("transforms.extract_page:extract_code_page", timeout_s=120)
+    body = f"<article>{PROSE}<pre>for i in x:\n    pass</pre></article>"
+    deep = w.extract(f"<html><body>{'<div>' * 100_000}{body}{'</div>' * 100_000}</body></html>", "u")
+    assert isinstance(deep, ExtractedPage) and "loops in Python" in deep.markdown, deep
+    too_deep = w.extract(f"<html><body>{'<ul><li>' * 5_000}{body}</body></html>", "u")
+    assert isinstance(too_deep, Drop) and too_deep.reason == "html_parse_error", too_deep
+    assert isinstance(w.extract(PAGE, "u"), ExtractedPage) and w.restarts == 0

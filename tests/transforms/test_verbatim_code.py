@@ -10,6 +10,7 @@ from transforms.verbatim_code import (
     CodeBlock,
     block_text,
     fence,
+    fence_problems,
     find_code_elements,
     in_boilerplate,
     language_hint,
@@ -77,3 +78,46 @@ def test_fence_round_trips(code):
     block = CodeBlock(code, "py")
     text = f"# Title\n\nprose\n\n{fence(block)}\n\nmore prose\n\n{fence(CodeBlock('y', ''))}"
     assert parse_fences(text) == [block, CodeBlock("y", "")]
+
+
+def test_code_that_holds_lines_is_one_block_and_inline_code_is_not():
+    page = ('<html><body><p>Run <code>ls<br>cd /</code> now, or <code>pwd</code>.</p>'
+            '<code class="language-c"><pre>int x;\nint y;</pre></code><pre>a<code>b<br>c</code></pre></body></html>')
+    assert _blocks(page) == [CodeBlock("ls\ncd /", ""), CodeBlock("int x;\nint y;", "c"), CodeBlock("ab\nc", "")]
+
+
+def test_every_pre_after_a_gutter_table_is_found():
+    """The finder once kept element id()s, which lxml reuses for the next proxy: every <pre> after a table was lost."""
+    page = highlight(CODE + "\n", PythonLexer(), HtmlFormatter(linenos="table"))
+    page += "".join(f"<p>Step {i}.</p><pre>step {i}</pre>" for i in range(20))
+    assert _blocks(f"<html><body>{page}</body></html>") == [CodeBlock(CODE, "")] + [
+        CodeBlock(f"step {i}", "") for i in range(20)]
+
+
+@pytest.mark.parametrize("markdown", [
+    "Intro\n\n```py\na = 1\n```\n\nAfter ``` `` ``` inline code, and `a` `b`.",
+    "- ```\n  b\n  ```\n> ```\n> c\n> ```\n1. ~~~\n   d\n   ~~~",
+    "````md\n```\nnot a close\n```\n````",
+    "no fences at all",
+])
+def test_sound_fences_have_no_problems(markdown):
+    assert fence_problems(markdown) == []
+
+
+@pytest.mark.parametrize("markdown, problems", [
+    ("Notable traits for StepBy<I>```\nimpl<I> Iterator\n```",
+     ["line 1: a fence that does not start its line", "line 3: a fence that never closes"]),
+    ("`void````\naddSource(String name)\n```", ["line 1: a fence that does not start its line",
+                                                  "line 3: a fence that never closes"]),
+    ("- ```\n\n```\n\n```\nproc x()\n```", ["line 1: an empty fenced block"]),
+    ("For example: \n\n```\nmnesia:create_table(t)\n```\n```\n- {type, Type}",
+     ["line 6: a fence that never closes"]),
+    ("```\ncode\n``` | b |", ["line 3: text after the fence that closes line 1"]),
+])
+def test_each_broken_fence_is_named(markdown, problems):
+    assert fence_problems(markdown) == problems
+
+
+def test_our_fences_are_sound():
+    text = "\n\n".join(fence(CodeBlock(code, "py")) for code in ["x = 1", "print('```')\n\n\tok", "a ````` b"])
+    assert fence_problems(text) == []
