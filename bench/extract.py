@@ -1,7 +1,9 @@
 """ExtractCodePage against plain trafilatura and datatrove's Trafilatura extractor, on the same shared pages.
 
-Reads ../shared/data (or $SYNCODE_SHARED_DATA); the datatrove peer runs under $SYNCODE_PEER_PYTHON
-(default .bench-venv/bin/python, built by bench/setup_peers.sh) in a subprocess.
+Reads ../shared/data (or $SYNCODE_SHARED_DATA), or with --smoke the few pages bundled in tests/data/bench/shared;
+the datatrove peer runs under $SYNCODE_PEER_PYTHON (default .bench-venv/bin/python, built by bench/setup_peers.sh)
+in a subprocess with a time limit, and gets a figure only when it extracted text (`datatrove_status=ok`; otherwise
+`skipped`, `stall`, `failed` or `no_text`, and `datatrove_code_fidelity=nan`).
 
 - code_fidelity: share of <pre> blocks (2+ non-blank lines; pure line-number columns skipped) whose text appears
   verbatim in the output, trailing whitespace of each line normalised and nothing else; on a debian-docs sample
@@ -24,14 +26,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from lxml import html as lxml_html
+REPO = Path(__file__).resolve().parent.parent
+if not __package__:  # run as `python bench/extract.py`: the repo, not bench/ (whose dedup.py shadows dedup/), leads
+    sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 
-from bench.shared_pages import REPO, article_benchmark, debian_docs, require_shared, trafilatura_eval
-from ledger.drop import Drop
-from transforms.code_lang import CodeLangConfig, CodeLangFn, main_language
-from transforms.extract_page import ExtractConfig, extract_code_page
+from lxml import html as lxml_html  # noqa: E402
+
+from bench import shared_pages  # noqa: E402
+from bench.smoke import use_smoke_pages  # noqa: E402
+from ledger.drop import Drop  # noqa: E402
+from transforms.code_lang import CodeLangConfig, CodeLangFn, main_language  # noqa: E402
+from transforms.extract_page import ExtractConfig, extract_code_page  # noqa: E402
 
 # debian-docs package labels -> magika labels, for the languages magika knows
 MAGIKA_NAMES = {"SQL": "sql", "OCaml": "ocaml", "Haskell": "haskell", "Rust": "rust", "Java": "java",
@@ -118,19 +126,39 @@ def run_trafilatura(pages: list[dict], fmt: str) -> tuple[list[str], float]:
     return texts, time.perf_counter() - start
 
 
-def run_datatrove(pages: list[dict]) -> tuple[list[str] | None, float]:
+@dataclass
+class PeerRun:
+    """A peer's outputs, or why there are none: `ok`, `skipped` (no interpreter), `stall`, `failed`, `no_text`."""
+
+    status: str
+    texts: list[str] | None = None
+    seconds: float = 0.0
+
+
+def run_datatrove(pages: list[dict], timeout_s: float) -> PeerRun:
+    """datatrove's extractor on `pages` in the peer interpreter, at most `timeout_s`; a result only if it worked."""
     python = os.environ.get("SYNCODE_PEER_PYTHON", str(REPO / ".bench-venv" / "bin" / "python"))
     if not Path(python).exists():
         print(f"datatrove peer interpreter {python} not found (run bench/setup_peers.sh or set SYNCODE_PEER_PYTHON)")
-        return None, 0.0
+        return PeerRun("skipped")
     payload = "".join(json.dumps({"html": p["html"]}) + "\n" for p in pages)
-    proc = subprocess.run([python, str(REPO / "bench" / "peer_datatrove_extract.py")], input=payload,
-                          capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONPATH": ""})
-    if proc.returncode != 0:
-        print(f"datatrove peer failed: {proc.stderr[-2000:]}")
-        return None, 0.0
-    rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    return [r["text"] for r in rows], sum(r["seconds"] for r in rows)
+    try:
+        proc = subprocess.run([python, str(REPO / "bench" / "peer_datatrove_extract.py")], input=payload,
+                              capture_output=True, text=True, timeout=timeout_s, env={**os.environ, "PYTHONPATH": ""})
+    except subprocess.TimeoutExpired:
+        print(f"datatrove peer STALLED: no answer for {len(pages)} pages within {timeout_s:.0f} s; no figure reported")
+        return PeerRun("stall")
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode != 0 or len(rows) != len(pages):
+        print(f"datatrove peer failed (exit {proc.returncode}, {len(rows)} of {len(pages)} pages): "
+              f"{proc.stderr[-2000:]}")
+        return PeerRun("failed")
+    errors = Counter(r["error"] for r in rows if r.get("error"))
+    with_text = sum(1 for r in rows if r["text"].strip())
+    print(f"datatrove peer: text on {with_text} of {len(rows)} pages; errors {dict(errors.most_common(3))}")
+    if not with_text:  # every page empty: the peer did not run (an import error, a timeout per page), not a score
+        return PeerRun("no_text")
+    return PeerRun("ok", [r["text"] for r in rows], sum(r["seconds"] for r in rows))
 
 
 def text_of(result) -> str:
@@ -162,19 +190,27 @@ def main() -> None:
     parser.add_argument("--debian-pages", type=int, default=400, help="debian-docs pages sampled (seed 7) of 2920")
     parser.add_argument("--eval-pages", type=int, default=None, help="trafilatura-eval pages (default: all)")
     parser.add_argument("--no-datatrove", action="store_true")
+    parser.add_argument("--peer-timeout-s", type=float, default=3600.0,
+                        help="time limit of the datatrove peer run; past it the peer is reported as a stall")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the 12 real pages of tests/data/bench/shared, the peer limited to 60 s: checks it runs")
     args = parser.parse_args()
-    require_shared()
+    if args.smoke:
+        use_smoke_pages()
+        args.debian_pages, args.peer_timeout_s = None, min(args.peer_timeout_s, 60.0)
+    shared_pages.require_shared()
     # the extractor as the stage runs it, but without the stage's length floor (too_short is a seed policy, and
     # trafilatura has none): pages under ExtractConfig().min_text_chars are counted separately below
     config = ExtractConfig(min_text_chars=0)
-    debian = debian_docs(args.debian_pages)
-    evalpages = trafilatura_eval(args.eval_pages)
-    articles = article_benchmark()
+    debian = shared_pages.debian_docs(args.debian_pages)
+    evalpages = shared_pages.trafilatura_eval(args.eval_pages)
+    articles = shared_pages.article_benchmark()
     for page in debian + evalpages:
         page["pre"] = pre_blocks(page["html"])
     code_eval = [p for p in evalpages if p["pre"]]
     print(f"pages: debian-docs {len(debian)} (sampled, seed 7), trafilatura-eval {len(evalpages)} "
-          f"({len(code_eval)} with <pre> blocks), article-benchmark {len(articles)}")
+          f"({len(code_eval)} with <pre> blocks), article-benchmark {len(articles)}"
+          + (f" [smoke: {shared_pages.SHARED}]" if args.smoke else ""))
 
     ours_deb, t_ours_deb = run_ours(debian, config)
     ours_eval, t_ours_eval = run_ours(evalpages, config)
@@ -184,7 +220,8 @@ def main() -> None:
     txt_eval, t_txt_eval = run_trafilatura(evalpages, "txt")
     txt_art, _ = run_trafilatura(articles, "txt")
     code_pages = debian + code_eval
-    dt_texts, t_dt = (None, 0.0) if args.no_datatrove else run_datatrove(code_pages)
+    peer = PeerRun("skipped") if args.no_datatrove else run_datatrove(code_pages, args.peer_timeout_s)
+    dt_texts, t_dt = peer.texts, peer.seconds
 
     eval_index = {id(p): i for i, p in enumerate(evalpages)}
     ours_code_eval = [text_of(ours_eval[eval_index[id(p)]]) for p in code_eval]
@@ -197,11 +234,11 @@ def main() -> None:
     if dt_texts is not None:
         dt_found_deb, _ = fidelity(debian, dt_texts[: len(debian)])
         dt_found = dt_found_deb + fidelity(code_eval, dt_texts[len(debian):])[0]
-    total = n_deb + n_ev
+    total, d = n_deb + n_ev, max(1, n_deb)
     print(f"<pre> blocks: debian-docs {n_deb}, trafilatura-eval {n_ev}")
-    print(f"code fidelity    ours: debian {f_deb / n_deb:.3f} eval {f_ev / max(1, n_ev):.3f} | trafilatura md: "
-          f"debian {tf_deb / n_deb:.3f} eval {tf_ev / max(1, n_ev):.3f}"
-          + (f" | datatrove: debian {dt_found_deb / n_deb:.3f}" if dt_texts is not None else ""))
+    print(f"code fidelity    ours: debian {f_deb / d:.3f} eval {f_ev / max(1, n_ev):.3f} | trafilatura md: "
+          f"debian {tf_deb / d:.3f} eval {tf_ev / max(1, n_ev):.3f}"
+          + (f" | datatrove: debian {dt_found_deb / d:.3f}" if dt_texts is not None else ""))
 
     with_found, without_absent = snippet_scores(evalpages, [text_of(r) for r in ours_eval])
     t_with, t_without = snippet_scores(evalpages, txt_eval)
@@ -223,14 +260,15 @@ def main() -> None:
           f"{len(debian) / t_md_deb:.1f} pages/s (ratio {speed:.2f}); eval pages: ours "
           f"{len(evalpages) / t_ours_eval:.1f}/s, trafilatura txt {len(evalpages) / t_txt_eval:.1f}/s"
           + (f"; datatrove {len(code_pages) / t_dt:.1f}/s" if t_dt else ""))
-    dt_value = f"{dt_found / total:.3f}" if dt_texts is not None else "nan"
-    print(f"RESULT code_fidelity={(f_deb + f_ev) / total:.3f} "
-          f"trafilatura_code_fidelity={(tf_deb + tf_ev) / total:.3f} "
+    dt_value = f"{dt_found / max(1, total):.3f}" if dt_texts is not None else "nan"
+    print(f"RESULT code_fidelity={(f_deb + f_ev) / max(1, total):.3f} "
+          f"trafilatura_code_fidelity={(tf_deb + tf_ev) / max(1, total):.3f} "
           f"datatrove_code_fidelity={dt_value} with_found={with_found:.4f} without_absent={without_absent:.4f} "
           f"article_f1={article_f1:.4f} trafilatura_article_f1={t_article_f1:.4f} codelang_accuracy={accuracy:.3f} "
-          f"code_fidelity_debian={f_deb / n_deb:.3f} code_fidelity_eval={f_ev / max(1, n_ev):.3f} "
+          f"code_fidelity_debian={f_deb / d:.3f} code_fidelity_eval={f_ev / max(1, n_ev):.3f} "
           f"trafilatura_with_found={t_with:.4f} trafilatura_without_absent={t_without:.4f} "
-          f"speed_ratio_vs_trafilatura={speed:.2f} pages_debian={len(debian)} pages_eval={len(evalpages)}")
+          f"speed_ratio_vs_trafilatura={speed:.2f} pages_debian={len(debian)} pages_eval={len(evalpages)} "
+          f"datatrove_status={peer.status}")
 
 
 if __name__ == "__main__":

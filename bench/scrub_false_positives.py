@@ -30,11 +30,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if not __package__:  # run as `python bench/scrub_false_positives.py`: the repo, not bench/ (dedup.py shadows), leads
+    sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 
-from bench.shared_pages import SHARED, WARC, require_shared  # noqa: E402
+from bench import shared_pages  # noqa: E402
+from bench.smoke import use_smoke_pages  # noqa: E402
 
-PYTHON_DOCS = SHARED / "python-docs-html" / "python3.11-doc-html-subset.tar.gz"
+PYTHON_DOCS = Path("python-docs-html") / "python3.11-doc-html-subset.tar.gz"  # under the shared data
 PYTHON_DOCS_URL = "https://docs.python.org/3.11/"
 _TUNE_FILES = re.compile(r"debian-docs-0[0-4]\.warc\.gz$")
 
@@ -43,21 +45,22 @@ def _sources() -> Iterator[tuple[str, str, str, str]]:
     """(half, source, url, html) of every shared documentation page."""
     from pipeline.classifier_data import iter_tar_html, iter_warc_html
 
-    for path in sorted((WARC / "debian-docs").glob("*.warc.gz")):
+    warc, python_docs = shared_pages.WARC, shared_pages.SHARED / PYTHON_DOCS
+    for path in sorted((warc / "debian-docs").glob("*.warc.gz")):
         half = "tune" if _TUNE_FILES.search(path.name) else "report"
         for url, html in iter_warc_html(str(path)):
             yield half, path.name, url, html
-    if PYTHON_DOCS.is_file():
-        for url, html in iter_tar_html(str(PYTHON_DOCS), PYTHON_DOCS_URL):
-            yield "report", PYTHON_DOCS.name, url, html
-    for path in sorted((WARC / "trafilatura-eval").glob("*.warc.gz")):
+    if python_docs.is_file():
+        for url, html in iter_tar_html(str(python_docs), PYTHON_DOCS_URL):
+            yield "report", python_docs.name, url, html
+    for path in sorted((warc / "trafilatura-eval").glob("*.warc.gz")):
         for url, html in iter_warc_html(str(path)):
             yield "report", path.name, url, html
 
 
-def extracted_pages(cache: Path) -> list[dict]:
+def extracted_pages(cache: Path | None) -> list[dict]:
     """{half, source, url, title, text} of every page ExtractCodePage keeps (length floor off), cached as JSONL."""
-    if cache.is_file():
+    if cache is not None and cache.is_file():
         return [json.loads(line) for line in cache.read_text().splitlines()]
     from ledger.drop import Drop
     from transforms.extract_page import ExtractConfig, extract_code_page
@@ -70,9 +73,10 @@ def extracted_pages(cache: Path) -> list[dict]:
             rows.append({"half": half, "source": source, "url": url, "title": page.title, "text": page.markdown})
         if n % 200 == 0:
             print(f"extracted {n} pages", file=sys.stderr, flush=True)
-    tmp = cache.with_suffix(".part")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(cache)
+    if cache is not None:
+        tmp = cache.with_suffix(".part")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.replace(cache)
     return rows
 
 
@@ -82,9 +86,13 @@ def main() -> None:
                         or str(Path(tempfile.gettempdir()) / "syncode-scrub-docs.jsonl"))
     parser.add_argument("--list", default="", help="write every replacement here as JSONL")
     parser.add_argument("--extract-only", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="the debian-docs and trafilatura-eval pages of "
+                        "tests/data/bench/shared, extracted afresh and not cached: checks that it runs")
     args = parser.parse_args()
-    require_shared()
-    pages = extracted_pages(Path(args.cache))
+    if args.smoke:
+        use_smoke_pages()
+    shared_pages.require_shared()
+    pages = extracted_pages(None if args.smoke else Path(args.cache))
     print(f"{len(pages)} extracted pages: " + ", ".join(f"{k} {v}" for k, v in Counter(p["half"] for p in pages)
                                                         .items()))
     if args.extract_only:

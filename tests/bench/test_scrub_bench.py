@@ -37,3 +37,13 @@ def test_on_extracted_pages_it_counts_every_replacement_per_half(tmp_path):
     assert (result["pages"], result["tune_replacements"], result["report_replacements"]) == ("2", "1", "0")
     listed = [json.loads(line) for line in (tmp_path / "list.jsonl").read_text().splitlines()]
     assert [(r["half"], r["match"]) for r in listed] == [("tune", secret)]
+
+
+def test_smoke_as_a_script_from_anywhere(tmp_path):
+    """`python bench/scrub_false_positives.py --smoke`: the bundled pages, extracted afresh, split into both halves."""
+    from tests.bench.bench_run import documented_keys, result, run_bench
+
+    proc = run_bench([str(REPO / "bench" / "scrub_false_positives.py"), "--smoke"], cwd=tmp_path)
+    keys = result(proc)
+    assert list(keys)[:3] == documented_keys("pages tune_replacements")[:3]
+    assert keys["pages"] == "10" and "tune 6, report 4" in proc.stdout
