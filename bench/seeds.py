@@ -1,9 +1,16 @@
-"""Benchmark the seeds cascade: the code classifier and the whole cascade on held-out pages, throughput per core
-against datatrove (WarcReader -> Trafilatura -> LanguageFilter -> GopherQualityFilter) on the same WARCs in the
-same run, and the peak memory of one worker.
+"""Benchmark the seeds cascade: the code classifier and the whole cascade on the report split of the labelled pages,
+throughput per core against two datatrove pipelines on the same WARCs in the same run (WarcReader -> Trafilatura ->
+LanguageFilter -> GopherQualityFilter, and the same prefiltered by datatrove's fastText filter with our code model),
+and the peak memory of one worker.
 
-Reads ../shared/data (or $SYNCODE_SHARED_DATA); exits 0 with a message when it is missing. The peer runs under
-$SYNCODE_PEER_PYTHON (default .bench-venv/bin/python; build it with bench/setup_peers.sh).
+Splits: `train` is what the shipped classifier learnt from (its card's hold-out rule); the rest is split by a second
+URL hash into `tune` (for choosing thresholds: `--split tune`) and `report` (the published figures). Negatives with
+<pre>/<code>, which train-classifier skips, carry hand labels (bench/labels/noncode_with_code_tags.tsv).
+
+Reads ../shared/data (or $SYNCODE_SHARED_DATA); exits 0 with a message when it is missing. `--smoke` runs on a few
+pages of the bundled sample/warc instead (the test suite runs it). The peers run under $SYNCODE_PEER_PYTHON (default
+.bench-venv/bin/python; build it with bench/setup_peers.sh), each within `--peer_timeout_s`; a peer that stalls or
+extracts nothing is reported as `stall`, one that is missing as `peer_missing`, never as a number.
 Throughput is pages per CPU-second (user + sys, children included: datatrove runs trafilatura in a sandbox
 process), so it is per core and robust to other load on the machine; wall-clock rates are printed too.
 
@@ -11,9 +18,12 @@ Each side runs `--repeats` times, alternating, and its run with the least CPU co
 ever adds CPU time. Pages per second use each side's own page count (datatrove's reader skips pages libmagic does not
 call HTML); `cpu_ratio_same_files` compares the CPU both spent on the same files.
 
-Usage: python bench/seeds.py [--data DIR] [--debian_pages 60] [--repeats 3]
-Last line: RESULT classifier_precision=... classifier_recall=... cascade_recall=... pages_per_s=...
-           datatrove_pages_per_s=... speedup_vs_datatrove=... peak_rss_mb=...
+Usage: python bench/seeds.py [--data DIR] [--debian_pages 60] [--repeats 3] [--split report|tune] [--smoke]
+Last line: RESULT classifier_precision_report_split=... classifier_recall_report_split=...
+           cascade_recall_report_split=... cascade_precision_report_split=...
+           cascade_recall_code_blocks_report_split=... pages_per_s=... datatrove_pages_per_s=...
+           datatrove_prefiltered_pages_per_s=... speedup_vs_datatrove=... speedup_vs_datatrove_prefiltered=...
+           cpu_ratio_same_files=... peak_rss_mb=...
 """
 
 from __future__ import annotations
@@ -23,8 +33,6 @@ import io
 import json
 import os
 import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +41,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.seeds_peers import PEERS, peer_command, peer_verdict, run_limited  # noqa: E402 - after the path
 
 POSITIVES = ("warc/debian-docs/*.warc.gz", "python-docs-html/python3.11-doc-html-subset.tar.gz")
 NEGATIVES = ("warc/trafilatura-eval/*.warc.gz", "warc/article-benchmark/*.warc.gz")
@@ -243,55 +253,7 @@ def worker(folder: str) -> None:
                       "drops": dict(drops.most_common())}))
 
 
-def run_limited(cmd: list[str], limit_s: float) -> dict | None:
-    """The command's last stdout line as JSON, or None when it ran past `limit_s` (its process group is killed)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=limit_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return None
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:3]} failed:\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def peer_verdict(run: dict | None, limit_s: float) -> str:
-    """Why a peer run gives no fair rate ('' when it does): it stalled past its limit, or its extractor did not
-    extract (every page timed out or its child broke, as when trafilatura cannot import there)."""
-    if run is None:
-        return f"stall: no result within {limit_s:.0f} s"
-    stats = run.get("stats", {})
-    extractor = stats.get("Trafilatura", {})
-    # the pages that should reach the extractor: all of them, or those the code classifier forwarded
-    expected = stats.get("FastTextClassifierFilter", {}).get("forwarded", 0) if "FastTextClassifierFilter" in stats \
-        else run.get("pages", 0)
-    total, extracted = extractor.get("total", 0), extractor.get("extracted", 0)
-    failed = sum(extractor.get(k, 0) for k in ("timeout", "broken_process"))
-    if expected and not total:
-        return f"stall: the extractor saw none of {expected} pages"
-    if total and (not extracted or failed > total / 10):
-        return f"stall: {failed} of {total} pages timed out or broke the extractor, {extracted} extracted"
-    return ""
-
-
-PEERS = ("datatrove", "datatrove_prefiltered")
-
-
-def peer_command(peer_python: str, side: str, folder: str) -> list[str]:
-    """The peer run: plain datatrove, or prefiltered by datatrove's fastText filter with our model at our threshold."""
-    from pipeline.config import load_config
-
-    cmd = [peer_python, str(REPO / "bench" / "peer_datatrove_seeds.py"), folder, str(REPO / "models" / "lid.176.ftz")]
-    if side == "datatrove_prefiltered":
-        config = load_config().code_classifier
-        cmd += [str(REPO / config.model_path), str(config.threshold)]
-    return cmd
-
-
-def smoke_data(folder: Path) -> list[tuple[str, str]]:
+def smoke_data() -> list[tuple[str, str]]:
     """The bundled sample WARCs as labelled sources: Debian docs as positives, trafilatura-eval as negatives."""
     return [(str(REPO / "sample" / "warc" / "debian-docs-sample.warc.gz"), "code"),
             (str(REPO / "sample" / "warc" / "trafilatura-eval-sample.warc.gz"), "other")]
@@ -322,7 +284,10 @@ def _ratio(ours_rate: float, run: dict | None, verdict: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("SYNCODE_SHARED_DATA", str(REPO.parent / "shared" / "data")))
+    from bench.shared_pages import SHARED
+
+    parser.add_argument("--data", default=str(SHARED),
+                        help="the shared data (default $SYNCODE_SHARED_DATA, else ../shared/data)")
     parser.add_argument("--debian_pages", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each side; the least CPU of each counts")
     parser.add_argument("--split", default="report", choices=("report", "tune"),
@@ -348,14 +313,14 @@ def main() -> int:
     split = "all" if args.smoke else args.split
     repeats = 1 if args.smoke else args.repeats
     print(f"data: {'bundled sample/warc (smoke)' if args.smoke else data}; peer: {peer_python}", flush=True)
-    sources = smoke_data(data) if args.smoke else quality_sources(data)
-    quality = measure_quality(sources, split, limit=6 if args.smoke else None)
+    sources = smoke_data() if args.smoke else quality_sources(data)
+    quality = measure_quality(sources, split, limit=3 if args.smoke else None)
     print(f"classifier on the {split} split:", json.dumps(quality["classifier"]), flush=True)
     print(f"cascade on the {split} split:", json.dumps(quality["cascade"]), flush=True)
     runs: dict[str, list[dict | None]] = {"ours": [], **{peer: [] for peer in PEERS}}
     with tempfile.TemporaryDirectory() as tmp:
         if args.smoke:
-            debian = write_smoke_mix(sources, Path(tmp), 4)
+            debian = write_smoke_mix(sources, Path(tmp), 2)
         else:
             debian = write_mix(data, Path(tmp), args.debian_pages)
         for n in range(repeats):  # alternated, so a slow spell of the machine hits every side alike
