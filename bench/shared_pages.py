@@ -89,3 +89,30 @@ def _sample(pages: list[dict], limit: int | None, seed: int) -> list[dict]:
     if limit is None or limit >= len(pages):
         return pages
     return random.Random(seed).sample(pages, limit)
+
+
+LABELS = REPO / "bench" / "labels"
+REPORT_SALT = "tune-report-v1"  # splits the pages the classifier never saw into tune and report halves
+
+
+def read_page_labels(path: Path = LABELS / "noncode_with_code_tags.tsv") -> dict[str, tuple[str, str]]:
+    """Hand labels, url -> (label, reason), from a TSV of url, code|other, one-line reason ('#' lines are notes)."""
+    labels: dict[str, tuple[str, str]] = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        url, label, reason = (line.split("\t") + ["", ""])[:3]
+        if label not in ("code", "other") or not reason.strip():
+            raise ValueError(f"{path}:{n}: want url<TAB>code|other<TAB>reason, got {line!r}")
+        labels[url] = (label, reason)
+    return labels
+
+
+def split_of(url: str, trained_on: bool, report_fraction: float = 0.5) -> str:
+    """'train' for a page the shipped classifier learnt from, else 'tune' or 'report' by a stable hash of the URL,
+    so thresholds are chosen on pages that the reported figures never include."""
+    from ledger.ids import unit_hash
+
+    if trained_on:
+        return "train"
+    return "report" if unit_hash(REPORT_SALT, url) < report_fraction else "tune"
