@@ -1,16 +1,16 @@
-"""Throughput of the synth job's LLM stages against a simulated GPU server, next to Beam's RunInference vLLM handler.
+"""Throughput of the synth job's LLM stages against a simulated vLLM server, next to Beam's RunInference vLLM handler.
 
-Both clients send the same prompts (the same seeds and templates) to the same simulated continuous-batching server
-(bench/sim_server.py: capacity C tokens/s, at most 256 sequences at once, each capped at a single-stream speed,
-heavy-tailed output lengths decided by the prompt), in the same run. Ours runs as users run it, through the real
-Beam job: `python -m pipeline synth --seeds ... --llm_endpoint URL`. The figure is the share of C kept busy from the
-first request to the last completion. Goal: >= 0.9.
+Both clients send the same prompts (the same seeds and templates) to the same simulated server (bench/sim_server.py:
+vLLM's scheduler on a virtual clock, with prefill time, a step token budget, a KV cache that limits how many
+sequences run while the rest queue, and varied answers), in the same run. Ours runs as users run it, through the
+real Beam job: `python -m pipeline synth --seeds ... --llm_endpoint URL`. The figure is the share of the simulated
+GPU's capacity kept busy from the first request to the last completion. Goal: >= 0.9.
 
-The seeds are the repository's own fixture (tests/data/seeds, real pages from the bundled sample), replicated with
-new ids; /work/shared is not needed. The GPU comparison against `vllm bench throughput` (fraction_of_vllm_bench)
-needs a GPU and is not run here.
+The seeds are the repository's own fixture (tests/data/seeds, real pages from the bundled sample), read through
+ledger.records.seed_from_row and replicated with new ids; /work/shared is not needed. The GPU comparison against
+`vllm bench throughput` (fraction_of_vllm_bench) needs a GPU and is not run here.
 
-    python bench/generate.py [--seeds_n 2000] [--capacity 12500] [--stream_speed 125] [--peer_timeout_s 180]
+    python bench/generate.py [--smoke] [--seeds_n 2000] [--peer_timeout_s 180] [simulator flags, see --help]
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parent.parent
+SEED_FIXTURE = REPO / "tests" / "data" / "seeds" / "train-00000-of-00001.parquet"
 sys.path.insert(0, str(REPO))
 
-from ledger.records import SEED_SCHEMA  # noqa: E402
+from bench.sim_server import GpuModel, add_model_flags  # noqa: E402
+from ledger.records import SEED_SCHEMA, seed_from_row  # noqa: E402
 from pipeline.vllm_server import free_port  # noqa: E402
 
 
@@ -43,8 +45,8 @@ def call(url: str, method: str = "GET") -> dict:
 
 def make_seeds(directory: Path, n: int) -> None:
     """n seed rows from the real fixture, each with its own id and title so every prompt differs."""
-    rows = pq.read_table(REPO / "tests" / "data" / "seeds" / "train-00000-of-00001.parquet").to_pylist()
-    out = [dict(rows[i % len(rows)], id=f"bench-{i:05d}", title=f"{rows[i % len(rows)]['title']} (part {i})")
+    rows = [seed_from_row(r) for r in pq.read_table(SEED_FIXTURE).to_pylist()]
+    out = [rows[i % len(rows)]._replace(id=f"bench-{i:05d}", title=f"{rows[i % len(rows)].title} (part {i})")._asdict()
            for i in range(n)]
     directory.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(out, schema=SEED_SCHEMA), directory / "train-00000-of-00001.parquet")
@@ -63,32 +65,53 @@ def measure(base: str, cmd: list[str], timeout_s: float, label: str) -> dict:
         finished = False  # the share is still measured over the time it ran
     stats = call(base + "/stats")
     stats.update(wall_s=round(time.monotonic() - started, 1), finished=finished)
-    print(f"{label:28s} fraction={stats['fraction_of_capacity']:.3f} tokens={stats['tokens']} "
-          f"requests={stats['requests']} window={stats['window_s']:.1f}s max_running={stats['max_running']} "
-          f"wall={stats['wall_s']}s finished={finished}", flush=True)
-    print(f"{'':28s} share of C per second: {' '.join(f'{x:.2f}' for x in stats['timeline'])}", flush=True)
+    print(f"{label:28s} fraction={stats['fraction_of_capacity']:.3f} requests={stats['requests']} "
+          f"prompt_tokens={stats['prompt_tokens']} output_tokens={stats['tokens']} window={stats['window_s']:.1f}s "
+          f"max_running={stats['max_running']} max_waiting={stats['max_waiting']} "
+          f"preemptions={stats['preemptions']} sim_lag={stats['max_lag_s']}s wall={stats['wall_s']}s "
+          f"finished={finished}", flush=True)
+    print(f"{'':28s} share of capacity per second: {' '.join(f'{x:.2f}' for x in stats['timeline'])}", flush=True)
     print(f"{'':28s} requests per second: {' '.join(str(x) for x in stats['arrivals'])}", flush=True)
     return stats
+
+
+def funnel(out: Path) -> dict[str, dict]:
+    """Each stage's row of the synth job's funnel, from the manifest it wrote."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {row["stage"]: row for row in manifest["jobs"]["synth"]["funnel"]}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds_n", type=int, default=2000)
     parser.add_argument("--responses", type=int, default=2, help="response samples per question")
-    parser.add_argument("--capacity", type=float, default=12500.0, help="C, output tokens/s (an 8B model on H100)")
-    parser.add_argument("--stream_speed", type=float, default=125.0, help="tokens/s of one sequence")
-    parser.add_argument("--max_running", type=int, default=256)
-    parser.add_argument("--peer_timeout_s", type=float, default=180.0)
+    add_model_flags(parser)
+    parser.add_argument("--ours_timeout_s", type=float, default=None, help="default 1800 s, 120 s with --smoke")
+    parser.add_argument("--peer_timeout_s", type=float, default=None, help="default 180 s, 120 s with --smoke")
     parser.add_argument("--skip_peer", action="store_true")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a check that the bench runs: 24 seeds, 1 response, the batch-64 peer only, "
+                        "a 10x faster simulated GPU, a median answer of 50 tokens")
     args = parser.parse_args()
+    if args.smoke:
+        args.seeds_n, args.responses = min(args.seeds_n, 24), 1
+        args.capacity, args.stream_speed, args.prefill_speed = (10 * x for x in (  # a 10x faster GPU, short answers
+            args.capacity, args.stream_speed, args.prefill_speed))
+        args.median = min(args.median, 50.0)
+    args.ours_timeout_s = args.ours_timeout_s or (120.0 if args.smoke else 1800.0)
+    args.peer_timeout_s = args.peer_timeout_s or (120.0 if args.smoke else 180.0)
+    gpu = GpuModel(args.capacity, args.stream_speed, args.max_num_seqs, args.prefill_speed,
+                   args.max_num_batched_tokens, args.kv_cache_tokens, args.block_size)
 
     work = Path(tempfile.mkdtemp(prefix="syncode-bench-generate-"))
     make_seeds(work / "seeds", args.seeds_n)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    model_flags = [f"--{name}={getattr(args, name)}" for name in
+                   ("capacity", "stream_speed", "max_num_seqs", "prefill_speed", "max_num_batched_tokens",
+                    "kv_cache_tokens", "block_size", "median", "sigma")]
     server = subprocess.Popen([sys.executable, str(REPO / "bench" / "sim_server.py"), "--port", str(port),
-                               "--capacity", str(args.capacity), "--stream_speed", str(args.stream_speed),
-                               "--max_running", str(args.max_running)], stdout=subprocess.DEVNULL)
+                               *model_flags], stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
@@ -96,20 +119,30 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.1)
-        print(f"simulated server: C={args.capacity:.0f} tokens/s, at most {args.max_running} sequences, "
-              f"{args.stream_speed:.0f} tokens/s per sequence; {args.seeds_n} seeds x (1 question + "
-              f"{args.responses} responses); {os.cpu_count()} cores", flush=True)
+        print(f"simulated vLLM: {gpu.capacity:.0f} decode tokens/s at {gpu.max_num_seqs} sequences, "
+              f"{gpu.stream_speed:.0f} for one, prefill {gpu.prefill_speed:.0f} tokens/s, "
+              f"{gpu.max_num_batched_tokens} tokens/step, KV cache {gpu.kv_cache_tokens} tokens; output median "
+              f"{args.median:.0f} sigma {args.sigma}; {args.seeds_n} seeds x (1 question + {args.responses} "
+              f"responses); {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}", flush=True)
         env_py = sys.executable
         ours = measure(base, [env_py, "-m", "pipeline", "synth", "--seeds", str(work / "seeds"), "--output",
                               str(work / "out"), "--llm_endpoint", base + "/v1", "--progress_interval_s", "30",
                               "--set", f"synth.responses_per_question={args.responses}",
                               "--set", "synth.languages=[en]", "--set", "synth.language_weights=[1.0]"],
-                       1800, "ours (python -m pipeline synth)")
-        peer = peer64 = {"fraction_of_capacity": float("nan")}
+                       args.ours_timeout_s, "ours (python -m pipeline synth)")
+        rows = funnel(work / "out") if ours["finished"] else {}
+        questions = rows.get("GenerateQuestions", {}).get("kept", 0)
+        kept = rows.get("GenerateResponses", {}).get("in", 0) // max(1, args.responses)
+        pairs = rows.get("WritePairs", {}).get("kept", 0)
+        print(f"{'':28s} questions {questions} of {args.seeds_n}, {kept} after decontamination and dedup, "
+              f"{pairs} pairs written", flush=True)
+        nan = {"fraction_of_capacity": float("nan"), "finished": False}
+        peer = peer64 = nan
         if not args.skip_peer:
             peer_cmd = [env_py, str(REPO / "bench" / "beam_handler_peer.py"), "--seeds", str(work / "seeds"),
                         "--endpoint", base + "/v1", "--responses", str(args.responses)]
-            peer = measure(base, peer_cmd, args.peer_timeout_s, "Beam RunInference default")
+            if not args.smoke:
+                peer = measure(base, peer_cmd, args.peer_timeout_s, "Beam RunInference default")
             peer64 = measure(base, [*peer_cmd, "--batch", "64"], args.peer_timeout_s, "Beam RunInference batch=64")
     finally:
         server.terminate()
@@ -117,8 +150,10 @@ def main() -> int:
     print("fraction_of_vllm_bench: skipped, no GPU in this run (needs `vllm bench throughput` on a GPU)")
     print(f"RESULT fraction_of_capacity={ours['fraction_of_capacity']:.3f} "
           f"beam_handler_fraction={peer['fraction_of_capacity']:.3f} "
-          f"beam_handler_batch64_fraction={peer64['fraction_of_capacity']:.3f}")
-    return 0
+          f"beam_handler_batch64_fraction={peer64['fraction_of_capacity']:.3f} "
+          f"questions_kept_after_dedup={kept} pairs={pairs} ours_finished={int(ours['finished'])} "
+          f"beam_handler_finished={int(peer['finished'])} beam_handler_batch64_finished={int(peer64['finished'])}")
+    return 0 if ours["finished"] else 1
 
 
 if __name__ == "__main__":
