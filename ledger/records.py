@@ -101,6 +101,18 @@ class Question(NamedTuple):
     completion_tokens: int
 
 
+class ChatMessage(NamedTuple):
+    """One turn of a conversation, as chat trainers (TRL) read a `messages` column."""
+
+    role: str
+    content: str
+
+
+def chat_messages(instruction: str, response: str) -> list[ChatMessage]:
+    """The pair as a two-turn conversation: the user asks, the assistant answers."""
+    return [ChatMessage("user", instruction), ChatMessage("assistant", response)]
+
+
 class Pair(NamedTuple):
     """One instruction/response pair written by the LLMs from a seed: sample `sample_index` of N per question."""
 
@@ -142,6 +154,48 @@ class Pair(NamedTuple):
     verification_score: Optional[float] = None  # noqa: UP045
     verification_reason: str = ""
     verification_candidates: int = 0  # how many responses competed (best-of-N)
+    verification_pass_rate: Optional[float] = None  # noqa: UP045 - tests: share of the candidates that passed
+    verification_sandbox: str = ""  # tests: the sandbox isolation level the runs used (fallback ladder)
+    verification_order: str = ""  # judge: the order the candidates were shown in, as sample indices "2,0,3,1"
+    messages: list[ChatMessage] = []  # the pair in chat format: [{role: user, ...}, {role: assistant, ...}]
+
+
+class TestProgram(NamedTuple):
+    """Generated tests for one algorithmic question, shared by all its responses."""
+
+    question_id: str
+    seed_id: str
+    url: str
+    language: str  # the sandbox language the tests are written in (python, cpp, ...)
+    entry_point: str
+    test_code: str
+    model: str
+    prompt_version: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class PreferencePair(NamedTuple):
+    """A (chosen, rejected) pair of responses to one question with both scores and the reason, for DPO."""
+
+    id: str
+    question_id: str
+    seed_id: str
+    url: str
+    prompt: str
+    chosen: str
+    rejected: str
+    chosen_id: str
+    rejected_id: str
+    chosen_score: float
+    rejected_score: float
+    reason: str
+    method: str  # tests or judge
+    language: str
+    programming_language: str
+    category: str
+    subcategory: str
+    tier: str = "standard"
 
 
 class Dropped(NamedTuple):
@@ -168,7 +222,8 @@ class DeadLetter(NamedTuple):
     attempts: int
 
 
-RECORD_TYPES = (Page, ScreenedPage, Seed, Question, Pair, Dropped, DeadLetter)
+RECORD_TYPES = (Page, ScreenedPage, Seed, Question, ChatMessage, Pair, TestProgram, PreferencePair, Dropped,
+                DeadLetter)
 
 _ARROW_TYPES = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
 
@@ -180,6 +235,8 @@ def _arrow_type(hint: typing.Any) -> tuple[pa.DataType, bool]:
         return _arrow_type(inner)[0], True
     if origin in (list, tuple, typing.Sequence):
         return pa.list_(_arrow_type(typing.get_args(hint)[0])[0]), False
+    if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):  # a nested record
+        return pa.struct([pa.field(name, _arrow_type(h)[0]) for name, h in typing.get_type_hints(hint).items()]), False
     return _ARROW_TYPES[hint], False
 
 
@@ -195,6 +252,7 @@ def arrow_schema(record: type) -> pa.Schema:
 
 SEED_SCHEMA = arrow_schema(Seed)
 PAIR_SCHEMA = arrow_schema(Pair)
+PREFERENCE_SCHEMA = arrow_schema(PreferencePair)
 DROPPED_SCHEMA = arrow_schema(Dropped)
 DEAD_LETTER_SCHEMA = arrow_schema(DeadLetter)
 

@@ -14,13 +14,14 @@ CARD_NAME = "README.md"
 DESCRIPTIONS = {
     "data": "instruction/response pairs written by LLMs from code-related web pages",
     "seeds": "code-related Common Crawl pages, extracted, the seeds the pairs are grown from",
+    "preference": "(chosen, rejected) responses to one question with both scores and the reason, for DPO",
 }
 
 
 def front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
     """The YAML header the Hub reads: one config per output, so `load_dataset(OUT)` finds the pairs first."""
     shards = manifest.get("shards", {})
-    outputs = [name for name in ("data", "seeds") if shards.get(name)]
+    outputs = [name for name in ("data", "preference", "seeds") if shards.get(name)]
     configs = []
     for i, name in enumerate(outputs):
         splits = [{"split": "train", "path": f"{name}/train-*.parquet"}]

@@ -44,8 +44,14 @@ def with_endpoints(config: PipelineConfig, endpoints: list[str]) -> PipelineConf
     return _map_roles(config, fill)
 
 
-# The roles the synth graph calls today; `tests` and `judge` join when the verification stage is wired into it.
+# The roles the synth graph always calls; `tests` and `judge` join when verification is on.
 USED_ROLES: tuple[str, ...] = ("question", "response")
+VERIFY_ROLES: tuple[str, ...] = ("tests", "judge")
+
+
+def used_roles(config: PipelineConfig) -> tuple[str, ...]:
+    """The roles the synth graph calls with this config."""
+    return USED_ROLES + (VERIFY_ROLES if config.synth.verify.enabled else ())
 
 
 def with_models(config: PipelineConfig, used: tuple[str, ...] = USED_ROLES) -> PipelineConfig:
@@ -66,7 +72,7 @@ def generation_summary(config: PipelineConfig) -> dict:
     """Models and prompt versions per tier and role, for the manifest and the dataset card."""
     def roles(r: RolesConfig) -> dict:
         return {name: {"model": getattr(r, name).model, "prompt_version": f"{name}-{getattr(r, name).prompt_version}"}
-                for name in USED_ROLES}
+                for name in used_roles(config)}
     return {"standard": {"share": 1.0 - sum(t.share for t in config.synth.tiers), "roles": roles(config.synth.roles)},
             **{t.name: {"share": t.share, "roles": roles(t.roles)} for t in config.synth.tiers}}
 

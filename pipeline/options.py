@@ -98,6 +98,12 @@ class SynthOptions(PipelineOptions):
                             help="Extra arguments for the vLLM server started by --serve_model, as one string.")
         parser.add_argument("--pairs_num_shards", type=int, default=None,
                             help="Parquet shards for OUTPUT/data (config: output.pairs_num_shards).")
+        parser.add_argument("--verify", dest="verify", action="store_true", default=None,
+                            help="Verify: sample synth.verify.n responses per question, keep the one that passes "
+                                 "generated tests in the sandbox or that a judge picks, and write preference pairs "
+                                 "(config: synth.verify.enabled).")
+        parser.add_argument("--no_verify", dest="verify", action="store_false",
+                            help="Write every response unverified, overriding synth.verify.enabled.")
 
 
 class DedupOptions(PipelineOptions):

@@ -11,7 +11,7 @@ from dedup.records import DocView
 from ledger.drop import Drop
 from ledger.files import file_paths
 from ledger.ids import unit_hash
-from ledger.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, Question
+from ledger.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, PREFERENCE_SCHEMA, Question
 from pipeline.config import PipelineConfig
 from pipeline.errors import UsageError
 from pipeline.funnel import StageCounts
@@ -22,6 +22,7 @@ from pipeline.llm_roles import (
     has_llm,
     llm_endpoints,
     synth_instructions,
+    used_roles,
     with_endpoints,
     with_models,
 )
@@ -35,6 +36,7 @@ from transforms.generate import (
 )
 from transforms.read_seeds import ReadSeeds
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Stage, StageDoFn
+from transforms.verify import Verify
 from transforms.write_parquet import WriteParquetShards, shard_of
 
 TOKEN_COLUMNS = ("question_prompt_tokens", "question_completion_tokens", "response_prompt_tokens",
@@ -96,22 +98,39 @@ class OnlyShards(Stage):
 
 
 def _respond_and_write(questions, synth: SynthConfig, tier: str, cache_root: str | None, output: str,
-                       config: PipelineConfig, only_shards: list[int] | None, dead: list, dropped: list) -> list[str]:
-    """N responses per question and the tier's shards (split `train` for the standard tier); its stage names."""
+                       config: PipelineConfig, only_shards: list[int] | None, dead: list, dropped: list
+                       ) -> tuple[list[str], bool]:
+    """N responses per question, verified when synth.verify is on, and the tier's shards (split `train` for the
+    standard tier, preference pairs beside them under preference/); its stage names, and whether it wrote those."""
     interval, sfx = config.progress_interval_s, _suffix(tier)
-    names = [f"GenerateResponses{sfx}", f"WritePairs{sfx}"]
-    samples = questions | f"ExpandSamples{sfx}" >> beam.FlatMap(expand_samples, synth.responses_per_question)
+    names = [f"GenerateResponses{sfx}"]
+    samples = questions | f"ExpandSamples{sfx}" >> beam.FlatMap(expand_samples, synth.samples_per_question)
     pairs = samples | names[0] >> GenerateResponses(synth, cache_root, interval, stage=names[0])
+    prefix = "train" if tier == STANDARD_TIER else tier
     writer = shard_writer(f"{output}/data", PAIR_SCHEMA, config.output.pairs_num_shards, config,
                           shard_key=lambda pair: pair.seed_id, only_shards=only_shards, token_columns=TOKEN_COLUMNS,
-                          prefix="train" if tier == STANDARD_TIER else tier)
+                          prefix=prefix)
     kept = pairs[KEPT_TAG]
     if tier != STANDARD_TIER:
         kept = kept | f"MarkTier{sfx}" >> beam.Map(lambda pair, t: pair._replace(tier=t), tier)
-    kept | f"CountPairs{sfx}" >> count_as(names[1], interval) | names[1] >> writer
     dead.append(pairs[DEAD_LETTER_TAG])
     dropped.append(pairs[DROPPED_TAG])
-    return names
+    verified = synth.verify.enabled
+    if verified:
+        verify = Verify(synth.verify, synth.roles.tests, synth.roles.judge, cache_root, synth.cache_flush_entries,
+                        synth.cache_flush_interval_s, interval, suffix=sfx)
+        out = {"questions": questions, "pairs": kept} | f"Verify{sfx}" >> verify
+        names += verify.stages
+        kept = out["chosen"]
+        dead += [out["dead_tests"], out["dead_run"], out["dead_judge"]]
+        dropped += [out["dropped_tests"], out["dropped_run"], out["dropped_judge"]]
+        preference = shard_writer(f"{output}/preference", PREFERENCE_SCHEMA, config.output.pairs_num_shards, config,
+                                  shard_key=lambda pair: pair.seed_id, only_shards=only_shards, prefix=prefix)
+        names.append(f"WritePreference{sfx}")
+        out["preference"] | f"CountPreference{sfx}" >> count_as(names[-1], interval) | names[-1] >> preference
+    names.insert(len(names) - verified, f"WritePairs{sfx}")
+    kept | f"CountPairs{sfx}" >> count_as(f"WritePairs{sfx}", interval) | f"WritePairs{sfx}" >> writer
+    return names, verified
 
 
 def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, output: str,
@@ -154,15 +173,23 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     outputs, prefixes = {"data": f"{output}/data"}, {"data": "train"}
     parts = _split_tiers("QuestionTiers", kept, lambda q: q.seed_id, tiers)
     for tier, part, tsynth in zip(tier_names, parts, tier_synth, strict=True):
-        stages += _respond_and_write(part, tsynth, tier, cache_root, output, config, only_shards, dead, dropped)
+        names, verified = _respond_and_write(part, tsynth, tier, cache_root, output, config, only_shards, dead,
+                                             dropped)
+        stages += names
+        name = "" if tier == STANDARD_TIER else f".{tier}"
         if tier != STANDARD_TIER:
-            outputs[f"data.{tier}"], prefixes[f"data.{tier}"] = f"{output}/data", tier
+            outputs[f"data{name}"], prefixes[f"data{name}"] = f"{output}/data", tier
+        if verified:
+            outputs[f"preference{name}"] = f"{output}/preference"
+            prefixes[f"preference{name}"] = "train" if tier == STANDARD_TIER else tier
     write_dropped(dropped, output, "synth", config)
     dead_letters = WriteParquetShards(f"{output}/dead_letter/synth", DEAD_LETTER_SCHEMA, 1, prefix="dead_letter",
                                       shard_key=lambda d: f"{d.stage}/{d.id}")
     tuple(dead) | "DeadLetters" >> beam.Flatten() | "WriteDeadLetters" >> dead_letters
-    # GenerateResponses reads N samples per kept question, and tiers split the flow: check the one-to-one hand-offs.
-    handoffs = [(f"GenerateResponses{_suffix(t)}", f"WritePairs{_suffix(t)}") for t in tier_names]
+    # GenerateResponses reads N samples per kept question, and tiers split the flow: check the one-to-one hand-offs
+    # (verification turns N responses into one row, so its writers are checked by the funnel of each of its stages).
+    handoffs = [] if synth.verify.enabled else [(f"GenerateResponses{_suffix(t)}", f"WritePairs{_suffix(t)}")
+                                                for t in tier_names]
     if not tiers:
         handoffs.insert(0, ("ReadSeeds", "GenerateQuestions"))
     if only_shards and dedup.stages:
@@ -178,13 +205,16 @@ def seeds_glob(ns: argparse.Namespace) -> str:
 
 def run(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:
     """`python -m pipeline synth --output OUT --llm_endpoint URL`: the LLM roles filled, the graph run; its funnel."""
-    if not has_llm(ns, config):
+    if getattr(ns, "verify", None) is not None:  # --verify / --no_verify win over synth.verify.enabled
+        config = dataclasses.replace(config, synth=dataclasses.replace(
+            config.synth, verify=dataclasses.replace(config.synth.verify, enabled=ns.verify)))
+    if not has_llm(ns, config, used_roles(config)):
         raise UsageError(synth_instructions(ns.output))
     glob = seeds_glob(ns)
     if not file_paths(glob):
         raise UsageError(f"no seed shards match {glob}: run the seeds job first, or pass --seeds")
     only = parse_only_shards(ns.only_shards, config.output.pairs_num_shards)
     with llm_endpoints(ns) as endpoints:
-        config = with_models(with_endpoints(config, endpoints))
+        config = with_models(with_endpoints(config, endpoints), used_roles(config))
         return run_graph("synth", lambda p: build_synth(p, glob, config, ns.output, only), beam_argv,
                          config, ns.output, only, extra={"generation": generation_summary(config)})

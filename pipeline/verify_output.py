@@ -11,12 +11,13 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from ledger.files import file_paths, file_sha256
-from ledger.records import PAIR_SCHEMA, SEED_SCHEMA
+from ledger.records import PAIR_SCHEMA, PREFERENCE_SCHEMA, SEED_SCHEMA
 from pipeline.errors import EXIT_MISMATCH, EXIT_OK
 from pipeline.manifest import read_manifest
 
-OUTPUT_SCHEMAS: dict[str, pa.Schema] = {"seeds": SEED_SCHEMA, "data": PAIR_SCHEMA}
-WRITE_STAGES = {"seeds": ("seeds", "WriteSeeds"), "data": ("synth", "WritePairs")}  # tier "data.X": WritePairs-X
+OUTPUT_SCHEMAS: dict[str, pa.Schema] = {"seeds": SEED_SCHEMA, "data": PAIR_SCHEMA, "preference": PREFERENCE_SCHEMA}
+WRITE_STAGES = {"seeds": ("seeds", "WriteSeeds"), "data": ("synth", "WritePairs"),  # tier "data.X": WritePairs-X
+                "preference": ("synth", "WritePreference")}
 _NAME_RE = re.compile(r"-(\d{5})-of-(\d{5})\.parquet$")
 
 

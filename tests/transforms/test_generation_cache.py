@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-import transforms.generate as generate
+import transforms.chat_handler as chat_handler
 import transforms.generation_cache as generation_cache
 from ledger.counters import namespace
 from ledger.records import seed_from_row
@@ -51,12 +51,12 @@ def test_an_edited_template_or_taxonomy_changes_the_key_without_a_version_bump(m
     base = question_fn().key(seed)
     prompt = load_prompt("question", "v2")
     edited_prompt = dataclasses.replace(prompt, user=prompt.user + "\nBe brief.")
-    monkeypatch.setattr(generate, "load_prompt", lambda *_: edited_prompt)
+    monkeypatch.setattr(chat_handler, "load_prompt", lambda *_: edited_prompt)
     edited = question_fn().key(seed)
     monkeypatch.undo()
     taxonomy = load_taxonomy()
     grown = Taxonomy(version=taxonomy.version, categories={**taxonomy.categories, "games": ("game_logic",)})
-    monkeypatch.setattr(generate, "load_taxonomy", lambda *_: grown)
+    monkeypatch.setattr(chat_handler, "load_taxonomy", lambda *_: grown)
     regrouped = question_fn().key(seed)
     assert len({base, edited, regrouped}) == 3
 
