@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ledger.logs import configure_logging
-from pipeline import recall_job, train_classifier
+from pipeline import execute_job, recall_job, sandbox_serve_job, train_classifier
 from pipeline.errors import EXIT_OK, EXIT_USAGE, ConfigError, UsageError
 from pipeline.options import add_job_flags, add_log_level_flag, unknown_beam_flags, with_local_runner
 from transforms.warc_inputs import InputError
@@ -115,6 +115,11 @@ JOBS["train-classifier"] = Job("Train the fastText code-relatedness classifier; 
                                "write a card.", train_classifier.add_flags, train_classifier.run, beam=False)
 JOBS["recall"] = Job("Score a crawl with the code classifier and list domains where many pages score high (for "
                      "retraining).", recall_job.add_flags, recall_job.run, beam=False)
+
+JOBS["execute"] = Job("Run JSONL samples (id, language, program, tests) in the sandbox; one row per line with the "
+                      "status (docs/sandbox.md).", execute_job.add_flags, execute_job.run, beam=False)
+JOBS["sandbox-serve"] = Job("Serve the sandbox over HTTP (POST /run) for workers that cannot run bubblewrap "
+                            "(docs/sandbox.md).", sandbox_serve_job.add_flags, sandbox_serve_job.run, beam=False)
 
 BEAM_NOTE = ("Any Beam pipeline option is accepted too and passed to the runner, e.g. --runner=DataflowRunner "
              "--project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py. Without --runner the job "

@@ -1,0 +1,199 @@
+"""The isolation around one run: bubblewrap's arguments per level, the run's cgroup, its uid and rlimits."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import time
+from dataclasses import dataclass
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+CGROUP_PARENT = "syncode-sandbox"
+BWRAP = "/usr/bin/bwrap"
+WORKDIR = "/tmp/w"  # the run's files; go refuses a go.mod in the temp root itself
+# Files under the read-only /etc that an unprivileged uid cannot read anyway, masked all the same.
+MASKED = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers", "/etc/ssh")
+SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+               "LC_ALL": "C.UTF-8", "USER": "sandbox"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The rlimits and cgroup limits of one run."""
+
+    cpu_s: int
+    memory_bytes: int
+    address_space_bytes: int | None  # RLIMIT_AS of the program (None: its runtime does not start under one)
+    processes: int
+    open_files: int
+    file_bytes: int
+    tmpfs_bytes: int
+
+
+def root_usable() -> bool:
+    return os.geteuid() == 0
+
+
+class Cgroup:
+    """A v1 memory + pids cgroup per run (v2 when that is what is mounted): limits, hits, and kill-all at the end."""
+
+    def __init__(self, name: str, limits: Limits, version: int) -> None:
+        self.version = version
+        if version == 2:
+            self.dirs = {"unified": os.path.join(CGROUP_ROOT, CGROUP_PARENT, name)}
+        else:
+            self.dirs = {c: os.path.join(CGROUP_ROOT, c, CGROUP_PARENT, name) for c in ("memory", "pids")}
+        for path in self.dirs.values():
+            os.makedirs(path, exist_ok=True)
+        if version == 2:
+            self._write("unified", "memory.max", limits.memory_bytes)
+            self._write("unified", "memory.swap.max", 0, optional=True)
+            self._write("unified", "pids.max", limits.processes)
+        else:
+            self._write("memory", "memory.limit_in_bytes", limits.memory_bytes)
+            self._write("memory", "memory.memsw.limit_in_bytes", limits.memory_bytes, optional=True)
+            self._write("pids", "pids.max", limits.processes)
+        self.procs_files = [os.path.join(d, "cgroup.procs") for d in self.dirs.values()]
+
+    def _write(self, ctl: str, name: str, value: int, optional: bool = False) -> None:
+        try:
+            with open(os.path.join(self.dirs[ctl], name), "w") as f:
+                f.write(str(value))
+        except OSError:
+            if not optional:
+                raise
+
+    def _read(self, ctl: str, name: str) -> str:
+        try:
+            with open(os.path.join(self.dirs["unified" if self.version == 2 else ctl], name)) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def memory_hit(self) -> bool:
+        """Whether the OOM killer ran in this cgroup."""
+        text = self._read("memory", "memory.events" if self.version == 2 else "memory.oom_control")
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip() not in ("", "0"):
+                return True
+        return False
+
+    def processes_hit(self) -> bool:
+        """Whether a fork or clone was refused at pids.max."""
+        for line in self._read("pids", "pids.events").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max" and value.strip() not in ("", "0"):
+                return True
+        return False
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for path in self.procs_files:
+            with contextlib.suppress(OSError), open(path) as f:
+                found.update(int(x) for x in f.read().split())
+        return found
+
+    def kill_all(self, timeout_s: float = 5.0) -> bool:
+        """SIGKILL everything in the cgroup until it is empty, then remove it; True when it emptied."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        for path in self.dirs.values():
+            for _ in range(50):
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+        return True
+
+
+def cgroup_version() -> int | None:
+    """2 or 1 when this process may create memory and pids cgroups, else None."""
+    if not root_usable():
+        return None
+    unified = os.path.join(CGROUP_ROOT, "cgroup.controllers")
+    if os.path.exists(unified):
+        with contextlib.suppress(OSError), open(unified) as f:
+            if {"memory", "pids"} <= set(f.read().split()):
+                with contextlib.suppress(OSError):
+                    with open(os.path.join(CGROUP_ROOT, "cgroup.subtree_control"), "w") as sub:
+                        sub.write("+memory +pids")
+                    os.makedirs(os.path.join(CGROUP_ROOT, CGROUP_PARENT), exist_ok=True)
+                    with open(os.path.join(CGROUP_ROOT, CGROUP_PARENT, "cgroup.subtree_control"), "w") as sub:
+                        sub.write("+memory +pids")
+                    return 2
+        return None
+    for ctl in ("memory", "pids"):
+        base = os.path.join(CGROUP_ROOT, ctl)
+        if not os.path.isdir(base):
+            return None
+        try:
+            os.makedirs(os.path.join(base, CGROUP_PARENT), exist_ok=True)
+        except OSError:
+            return None
+    return 1
+
+
+def preexec(limits: Limits, uid: int | None, cgroup_procs: list[str]) -> callable:
+    """What the child does before exec: join the cgroup, set the rlimits, drop to the slot's uid (syscalls only)."""
+    def child() -> None:
+        pid = str(os.getpid()).encode()
+        for path in cgroup_procs:
+            fd = os.open(path, os.O_WRONLY)
+            os.write(fd, pid)
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+    return child
+
+
+def bwrap_args(level: str, limits: Limits, files: dict[str, int], binds: tuple[tuple[str, str], ...],
+               env: dict[str, str], uid: int | None) -> list[str]:
+    """bwrap's arguments for `level`: every namespace, a read-only root, a private size-limited /tmp."""
+    args = [BWRAP, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    if level == "bwrap-nouserns":
+        args += []  # bwrap runs as root without a user namespace; the driver drops to the slot uid with setpriv
+    else:
+        args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+    args += ["--tmpfs", "/", "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for link, target in (("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"),
+                         ("/lib32", "usr/lib32"), ("/libx32", "usr/libx32")):
+        if os.path.islink(link):
+            args += ["--symlink", target, link]
+    for path in MASKED:
+        if os.path.isdir(path):
+            args += ["--tmpfs", path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    for host, inside in binds:
+        args += ["--ro-bind", host, inside]
+    args += ["--dev", "/dev", "--proc", "/proc", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--dir", WORKDIR, "--chmod", "1777", "/tmp"]
+    for name, fd in files.items():
+        args += ["--perms", "0644", "--file", str(fd), f"{WORKDIR}/{name}"]
+    args += ["--remount-ro", "/", "--chdir", WORKDIR]
+    for key, value in {**SANDBOX_ENV, **env}.items():
+        args += ["--setenv", key, value]
+    return args
