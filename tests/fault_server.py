@@ -4,6 +4,12 @@ A seed whose title holds `[[q=FAULT r=FAULT]]` gets FAULT on its question reques
 (r); the generated question carries the tag on. FAULT is `ok`, or one of 429, 500, 503, slow, reset, badjson,
 empty, truncated, unparseable, followed by `-once` (only the first attempt fails) or `-always`. With
 `fail_all=503` every request is answered 503, to test failover to another endpoint.
+
+Verification adds two optional fields, `[[q=.. r=.. t=TESTS j=JUDGE]]`: the tests request (t) and the judge request
+(j) get those faults, and a few answers of their own: r=mixed (every other response to a prompt is wrong), r=nocode
+(no code block); t=none (the question is not testable: it goes to the judge), t=wrong (tests no response passes);
+j=tie (every candidate scored alike), j=malformed (a verdict without scores), j=inconsistent (the best scored lowest).
+The role of a request is the name of the schema it sends (question, tests, judge), or `response` without one.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-TAG = re.compile(r"\[\[q=(\S+) r=(\S+)\]\]")
+TAG = re.compile(r"\[\[q=(\S+) r=([^\s\]]+)(?: t=([^\s\]]+))?(?: j=([^\s\]]+))?\]\]")
+ROLE_GROUP = {"question": 1, "response": 2, "tests": 3, "judge": 4}
 
 
 class FaultServer:
@@ -78,10 +85,12 @@ class FaultServer:
 
     def answer(self, handler, body: dict) -> None:
         prompt = body["messages"][-1]["content"]
-        is_question = "response_format" in body
+        schema = (body.get("response_format") or {}).get("json_schema") or {}
+        role = schema.get("name", "response") if "response_format" in body else "response"
+        is_question = role == "question"
         match = TAG.search(prompt)
-        fault = (match.group(1) if is_question else match.group(2)) if match else "ok"
-        key = ("q" if is_question else "r") + prompt
+        fault = (match.group(ROLE_GROUP[role]) or "ok") if match else "ok"
+        key = role + prompt
         with self.lock:
             self.attempts[key] = self.attempts.get(key, 0) + 1
             attempt = self.attempts[key]
@@ -102,15 +111,34 @@ class FaultServer:
                 return None
             elif kind == "badjson":
                 return handler._send(200, None, raw=b'{"id": "x", "choices": [ {"message": ')
+            elif kind in ("malformed", "inconsistent") and role == "judge":
+                n = sum(1 for k in schema["schema"]["properties"] if k.startswith("score_"))
+                verdict = {"reason": "injected", "best": 1}
+                if kind == "inconsistent":
+                    verdict.update({f"score_{i}": 1 if i == 1 else 9 for i in range(1, n + 1)})
+                return handler._send(200, completion(body, json.dumps(verdict), "stop"))
             elif kind in ("empty", "truncated", "unparseable"):
                 text = {"empty": "", "truncated": "cut off mid", "unparseable": "not json at all"}[kind]
                 return handler._send(200, completion(body, text, "length" if kind == "truncated" else "stop"))
         tag = match.group(0) if match else ""
         if is_question:
+            testable = not (match and match.group(3) == "none")
             text = json.dumps({"question": f"Write a function that reverses a list. {tag}",
                                "programming_language": "Python", "category": "language_and_concepts",
                                "subcategory": "algorithm_design", "difficulty": "medium", "algorithmic": True,
-                               "testable": True})
+                               "testable": testable})
+        elif role == "tests":
+            expected = "[1, 2, 3]" if kind == "wrong" else "[3, 2, 1]"
+            text = json.dumps({"entry_point": "reverse",
+                               "test_code": f"assert reverse([1, 2, 3]) == {expected}\nassert reverse([]) == []"})
+        elif role == "judge":
+            n = sum(1 for k in schema["schema"]["properties"] if k.startswith("score_"))
+            scores = {f"score_{i}": 7 if kind == "tie" or i == 1 else 4 for i in range(1, n + 1)}
+            text = json.dumps({"reason": "Answer 1 is correct and clear.", **scores, "best": 1})
+        elif kind == "nocode":
+            text = "Reverse it with slicing."
+        elif kind == "mixed" and attempt % 2 == 0:
+            text = "```python\ndef reverse(xs):\n    return list(xs)\n```"
         else:
             text = "```python\ndef reverse(xs):\n    return xs[::-1]\n```"
         return handler._send(200, completion(body, text, "stop"))

@@ -32,7 +32,7 @@ from transforms.verify_decisions import (
     sandbox_language,
     select_by_tests,
     select_by_verdict,
-    test_fields,
+    parse_tests_reply,
     verification_route,
 )
 from transforms.verify_settings import SandboxConfig, VerifyConfig
@@ -112,7 +112,7 @@ class TestsSpec(PromptSpec):
         return Request(question.id, question.seed_id, question.url, messages)
 
     def decide(self, question: Question, result: ChatResult, model: str) -> TestProgram | Drop:
-        fields = test_fields(result.text, self.prompt.schema or {})
+        fields = parse_tests_reply(result.text, self.prompt.schema or {})
         if isinstance(fields, Drop):
             return fields
         return TestProgram(question_id=question.id, seed_id=question.seed_id, url=question.url,

@@ -57,7 +57,7 @@ def extract_program(response: str, language: str) -> str | None:
     return max(blocks, key=len).rstrip() + "\n" if blocks else None
 
 
-def test_fields(text: str, schema: dict[str, Any]) -> dict[str, str] | Drop:
+def parse_tests_reply(text: str, schema: dict[str, Any]) -> dict[str, str] | Drop:
     """The entry point and test code from a tests reply."""
     value = parse_json_reply(text)
     if value is None:
