@@ -28,11 +28,11 @@ from transforms.verify_decisions import (
     extract_program,
     judge_order,
     judge_schema,
+    parse_tests_reply,
     read_verdict,
     sandbox_language,
     select_by_tests,
     select_by_verdict,
-    parse_tests_reply,
     verification_route,
 )
 from transforms.verify_settings import SandboxConfig, VerifyConfig

@@ -14,18 +14,19 @@ from transforms.verify_decisions import (
     extract_program,
     judge_order,
     judge_schema,
+    parse_tests_reply,
     read_verdict,
     sandbox_language,
     select_by_tests,
     select_by_verdict,
-    parse_tests_reply,
     verification_route,
 )
 
 
 def pair(sample: int, response: str = "```python\nx = 1\n```", question_id: str = "q1") -> Pair:
-    return Pair(id=f"p{sample}", seed_id="s1", question_id=question_id, url="https://example.com/", domain="example.com",
-                warc_file="w", record_id="r", warc_date="d", crawl_id="c", instruction="Reverse a list.",
+    return Pair(id=f"p{sample}", seed_id="s1", question_id=question_id, url="https://example.com/",
+                domain="example.com", warc_file="w", record_id="r", warc_date="d", crawl_id="c",
+                instruction="Reverse a list.",
                 response=response, language="en", programming_language="Python", category="software_engineering",
                 subcategory="algorithm_design", difficulty="medium", algorithmic=True, testable=True,
                 sample_index=sample, question_model="m", response_model="m", question_prompt_version="question-v2",
