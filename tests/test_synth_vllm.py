@@ -151,3 +151,50 @@ def test_the_console_gets_our_lines_not_one_per_request(synth_run):
     _, _, proc = synth_run
     assert "HTTP Request:" not in proc.stderr
     assert "sdk_worker" not in proc.stderr and "apitools" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def verify_run(tiny_model, tmp_path_factory):
+    """synth --verify against the same real server: N=2 candidates, tests or a judge, preference pairs."""
+    python, model = tiny_model
+    out = tmp_path_factory.mktemp("synth-vllm-verify")
+    cmd = [sys.executable, "-m", "pipeline", "synth", "--seeds", str(DATA / "seeds"), "--output", str(out),
+           "--serve_model", model, "--vllm_python", python, "--vllm_args", "--max-model-len 2048",
+           "--serve_timeout_s", "300", "--progress_interval_s", "5", "--verify",
+           "--set", "synth.verify.n=2", "--set", "synth.max_seed_chars=400",
+           "--set", "synth.roles.question.max_tokens=400", "--set", "synth.roles.response.max_tokens=128",
+           "--set", "synth.roles.tests.max_tokens=400", "--set", "synth.roles.judge.max_tokens=400"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return out, model, proc
+
+
+def test_verification_judges_with_verdicts_that_parse_and_writes_chosen_rows(verify_run):
+    """Guided JSON makes even random weights answer the verdict schema: no verdict fails to parse."""
+    from ledger.records import PREFERENCE_SCHEMA
+    from pipeline.verify_output import verify_output
+
+    out, model, proc = verify_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    synth = manifest["jobs"]["synth"]
+    assert synth["accounting_problems"] == []
+    stages = {s["stage"]: s for s in synth["funnel"]}
+    judge = stages["Judge"]
+    run = stages.get("RunTests", {"in": 0, "kept": 0})  # random weights rarely name a sandbox language: no tests
+    assert judge["in"] > 0 and judge["counters"]["tokens_completion"] > 0
+    assert not {"unparseable_verdict", "malformed_verdict"} & set(judge["dropped"]), judge["dropped"]
+    assert not [r for r in judge["dropped"] if r.startswith("dead_letter")]
+    assert stages["WritePairs"]["in"] == run["kept"] + judge["kept"]
+    rows = pq.read_table(out / "data").to_pylist()
+    assert len(rows) == judge["kept"] + run["kept"] and rows, "no question survived verification"
+    assert len({r["question_id"] for r in rows}) == len(rows)  # one row per question
+    for row in rows:
+        assert row["verification_method"] in ("tests", "judge")
+        assert row["messages"][-1] == {"role": "assistant", "content": row["response"]}
+        if row["verification_method"] == "judge":
+            assert 1 <= row["verification_score"] <= 10 and row["verification_reason"]
+            assert len(row["verification_order"].split(",")) == row["verification_candidates"]
+    assert pq.read_table(out / "preference").schema.remove_metadata() == PREFERENCE_SCHEMA
+    assert manifest["jobs"]["synth"]["generation"]["standard"]["roles"]["judge"]["prompt_version"] == "judge-v2"
+    assert list((out / "cache" / "judge").glob("*.jsonl"))
+    assert verify_output(str(out)) == []
