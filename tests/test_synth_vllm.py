@@ -198,3 +198,67 @@ def test_verification_judges_with_verdicts_that_parse_and_writes_chosen_rows(ver
     assert manifest["jobs"]["synth"]["generation"]["standard"]["roles"]["judge"]["prompt_version"] == "judge-v2"
     assert list((out / "cache" / "judge").glob("*.jsonl"))
     assert verify_output(str(out)) == []
+
+
+def one_verified_row_per_question(n: int):
+    """An assert_that matcher: each question once, verified, with its n candidates counted."""
+    def check(rows):
+        assert len({r.question_id for r in rows}) == len(rows)
+        for row in rows:
+            assert row.verification_method in ("tests", "judge") and row.verification_candidates == n, row
+            if row.verification_method == "judge" and row.verification_sandbox:  # suspect tests: kept on the row
+                assert row.verification_pass_rate == 0.0, row
+    return check
+
+
+def test_generated_tests_run_in_the_sandbox_and_what_they_cannot_decide_goes_to_the_judge(tiny_model):
+    """GenerateTests, RunTests and Judge against the real server and the real sandbox, on algorithmic Python
+    questions: random weights write tests no answer passes, so they are suspect and the judge decides instead."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that
+
+    from ledger.records import Pair, Question, chat_messages
+    from pipeline.funnel import accounting_problems, counters_from_result, funnel_from_counters
+    from pipeline.vllm_server import VLLMServer
+    from tests.conftest import local_pipeline
+    from transforms.llm_client import LLMRoleConfig
+    from transforms.verify import Verify
+    from transforms.verify_settings import VerifyConfig
+
+    python, model = tiny_model
+    instruction = "Write a Python function reverse(xs) that returns the list xs reversed."
+    questions = [Question(id=f"q{i}", seed_id=f"s{i}", url="https://example.com/", domain="example.com",
+                          warc_file="w", record_id="r", warc_date="d", crawl_id="c", instruction=instruction,
+                          language="en", programming_language="Python", category="software_engineering",
+                          subcategory="algorithm_design", difficulty="easy", algorithmic=True, testable=True,
+                          model=model, prompt_version="question-v2", taxonomy_version="v1", temperature=0.7,
+                          top_p=0.95, prompt_tokens=1, completion_tokens=1) for i in range(2)]
+    response = "```python\ndef reverse(xs):\n    return xs[::-1]\n```"
+    pairs = [Pair(id=f"{q.id}-{s}", seed_id=q.seed_id, question_id=q.id, url=q.url, domain=q.domain, warc_file="w",
+                  record_id="r", warc_date="d", crawl_id="c", instruction=instruction, response=response,
+                  language="en", programming_language="Python", category=q.category, subcategory=q.subcategory,
+                  difficulty="easy", algorithmic=True, testable=True, sample_index=s, question_model=model,
+                  response_model=model, question_prompt_version="question-v2", response_prompt_version="response-v2",
+                  taxonomy_version="v1", question_temperature=0.7, question_top_p=0.95, response_temperature=0.7,
+                  response_top_p=0.95, question_prompt_tokens=1, question_completion_tokens=1,
+                  response_prompt_tokens=1, response_completion_tokens=1,
+                  messages=chat_messages(instruction, response)) for q in questions for s in range(2)]
+    with VLLMServer(model, python, "--max-model-len 2048", ready_timeout_s=300) as url:
+        tests_role = LLMRoleConfig(model=model, endpoints=(url,), prompt_version="v2", temperature=0.2,
+                                   max_tokens=1400)
+        judge_role = LLMRoleConfig(model=model, endpoints=(url,), prompt_version="v2", temperature=0.0,
+                                   max_tokens=400)
+        p = local_pipeline()
+        out = ({"questions": p | "Questions" >> beam.Create(questions), "pairs": p | "Pairs" >> beam.Create(pairs)}
+               | Verify(VerifyConfig(enabled=True, n=2), tests_role, judge_role, None, progress_interval_s=5))
+        assert_that(out["chosen"], one_verified_row_per_question(2))
+        result = p.run()
+        result.wait_until_finish()
+    funnel = funnel_from_counters(counters_from_result(result), ["GenerateTests", "RunTests", "Judge"])
+    assert accounting_problems(funnel) == []
+    stages = {s.stage: s for s in funnel}
+    tests, run = stages["GenerateTests"], stages["RunTests"]
+    assert tests.total == 2 and not [r for r in tests.dropped if r.startswith("dead_letter")]
+    assert run.total == 2 and sum(n for k, n in run.other.items() if k.startswith("runs_")) == 2 * tests.kept
+    handed = sum(n for reason, n in run.dropped.items() if reason.startswith("to_judge_"))
+    assert stages["Judge"].total == handed if handed else "Judge" not in stages

@@ -201,7 +201,12 @@ class RunTestsFn(StageDoFn):
         import sandbox
 
         self.sample_type = sandbox.Sample
-        self.sandbox = open_sandbox(self.verify.sandbox)
+        try:
+            self.sandbox = open_sandbox(self.verify.sandbox)
+        except sandbox.SandboxUnavailable as exc:  # fail closed: no generated test runs without isolation
+            raise RuntimeError(f"{self.stage}: the sandbox cannot start on this worker ({exc}); run "
+                               "`python -m pipeline sandbox-serve` where it can and set synth.verify.sandbox.url, "
+                               "or set synth.verify.tests=false to judge every question") from exc
 
     def teardown(self) -> None:
         if getattr(self, "sandbox", None) is not None:
