@@ -160,7 +160,7 @@ class Pair(NamedTuple):
     messages: list[ChatMessage] = []  # the pair in chat format: [{role: user, ...}, {role: assistant, ...}]
 
 
-class TestProgram(NamedTuple):
+class GeneratedTests(NamedTuple):
     """Generated tests for one algorithmic question, shared by all its responses."""
 
     question_id: str
@@ -222,7 +222,7 @@ class DeadLetter(NamedTuple):
     attempts: int
 
 
-RECORD_TYPES = (Page, ScreenedPage, Seed, Question, ChatMessage, Pair, TestProgram, PreferencePair, Dropped,
+RECORD_TYPES = (Page, ScreenedPage, Seed, Question, ChatMessage, Pair, GeneratedTests, PreferencePair, Dropped,
                 DeadLetter)
 
 _ARROW_TYPES = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}

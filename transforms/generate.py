@@ -169,13 +169,6 @@ class ResponseSpec(PromptSpec):
             response_completion_tokens=result.completion_tokens, messages=chat_messages(q.instruction, response))
 
 
-def handler(stage: str, spec: PromptSpec, synth: SynthConfig, cache_root: str | None,
-            progress_interval_s: float = 10.0) -> ChatFn:
-    """The chat handler for one spec, with the synth job's cache settings."""
-    return ChatFn(stage, spec, cache_root, synth.cache_flush_entries, synth.cache_flush_interval_s,
-                  progress_interval_s)
-
-
 class GenerateQuestionsFn(ChatFn):
     """The chat handler with the question spec."""
 

@@ -18,7 +18,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from ledger.drop import Drop
-from ledger.records import DeadLetter, Pair, Question, TestProgram
+from ledger.records import DeadLetter, GeneratedTests, Pair, Question
 from transforms.chat_handler import DEAD_LETTER_TAG, ChatFn, ChatStage, PromptSpec, Request
 from transforms.llm_client import ChatResult, LLMRoleConfig
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Stage, StageDoFn
@@ -71,7 +71,7 @@ class CandidateGroup(NamedTuple):
 
     question_id: str
     pairs: list[Pair]
-    tests: Optional[TestProgram] = None  # noqa: UP045
+    tests: Optional[GeneratedTests] = None  # noqa: UP045
     fallback: str = ""  # why the judge decides a question that went to the tests: suspect_tests, no_code, ...
     pass_rate: Optional[float] = None  # noqa: UP045 - the tests' pass rate when they ran
     level: str = ""  # the sandbox level the runs used
@@ -97,7 +97,7 @@ def question_route(question: Question, tests_enabled: bool) -> str:
     return verification_route(question.algorithmic, question.testable, question.programming_language, tests_enabled)
 
 
-class TestsSpec(PromptSpec):
+class GenerateTestsSpec(PromptSpec):
     """A question in; its test program in the question's language out."""
 
     role_name = "tests"
@@ -111,11 +111,11 @@ class TestsSpec(PromptSpec):
                                         contract=CONTRACTS.get(language, ""), instruction=question.instruction)
         return Request(question.id, question.seed_id, question.url, messages)
 
-    def decide(self, question: Question, result: ChatResult, model: str) -> TestProgram | Drop:
+    def decide(self, question: Question, result: ChatResult, model: str) -> GeneratedTests | Drop:
         fields = parse_tests_reply(result.text, self.prompt.schema or {})
         if isinstance(fields, Drop):
             return fields
-        return TestProgram(question_id=question.id, seed_id=question.seed_id, url=question.url,
+        return GeneratedTests(question_id=question.id, seed_id=question.seed_id, url=question.url,
                            language=sandbox_language(question.programming_language) or "",
                            entry_point=fields["entry_point"], test_code=fields["test_code"], model=model,
                            prompt_version=self.prompt.tag, prompt_tokens=result.prompt_tokens,
@@ -282,7 +282,7 @@ def _keyed_pair(pair: Pair) -> tuple[str, Pair]:
     return pair.question_id, pair
 
 
-def _keyed_tests(tests: TestProgram) -> tuple[str, TestProgram]:
+def _keyed_tests(tests: GeneratedTests) -> tuple[str, GeneratedTests]:
     return tests.question_id, tests
 
 
@@ -306,7 +306,7 @@ class Verify(beam.PTransform):
         names, enabled, sfx = self.stages, self.verify.tests, self.suffix
         testable = questions | f"Testable{sfx}" >> beam.Filter(lambda q: question_route(q, enabled) == TESTS)
         tests = testable | names[0] >> ChatStage(
-            ChatFn(names[0], TestsSpec(self.tests_role), *self.cache, self.interval))
+            ChatFn(names[0], GenerateTestsSpec(self.tests_role), *self.cache, self.interval))
         groups = ({"pairs": pairs | f"KeyPairs{sfx}" >> beam.Map(_keyed_pair),
                    "tests": tests[KEPT_TAG] | f"KeyTests{sfx}" >> beam.Map(_keyed_tests)}
                   | f"JoinCandidates{sfx}" >> beam.CoGroupByKey()

@@ -156,7 +156,7 @@ def select_by_verdict(candidates: list[Pair], order: list[int], verdict: Verdict
     return Selection(chosen, sorted(pairs, key=lambda p: p.rejected_id))
 
 
-class TestsDecision(NamedTuple):
+class SandboxDecision(NamedTuple):
     """What the tests say about a question: `selected` (with the selection), or why the judge decides instead
     (`suspect_tests`, `no_runtime`, `no_code`), or `sandbox_error` when nothing could be run at all."""
 
@@ -165,7 +165,7 @@ class TestsDecision(NamedTuple):
     detail: str = ""
 
 
-def select_by_tests(candidates: list[Pair], statuses: dict[str, str], level: str) -> TestsDecision:
+def select_by_tests(candidates: list[Pair], statuses: dict[str, str], level: str) -> SandboxDecision:
     """Keep the responses that pass; choose the one with the lowest sample index (the samples are i.i.d. draws, so
     this is a fair, reproducible pick); each response that failed through its own fault is a rejected one.
 
@@ -180,12 +180,12 @@ def select_by_tests(candidates: list[Pair], statuses: dict[str, str], level: str
     detail = ", ".join(f"{s}={n}" for s, n in counts.items())
     if not passed:
         if ran and all(statuses[p.id] == "no_code" for p in ran):
-            return TestsDecision("no_code", detail=detail)
+            return SandboxDecision("no_code", detail=detail)
         if ran:
-            return TestsDecision("suspect_tests", detail=detail)
+            return SandboxDecision("suspect_tests", detail=detail)
         if candidates and all(statuses.get(p.id) == "no_runtime" for p in candidates):
-            return TestsDecision("no_runtime", detail=detail)
-        return TestsDecision("sandbox_error", detail=detail)
+            return SandboxDecision("no_runtime", detail=detail)
+        return SandboxDecision("sandbox_error", detail=detail)
     best = min(passed, key=lambda p: p.sample_index)
     rate = len(passed) / len(candidates)
     reason = f"passed the generated tests ({len(passed)} of {len(candidates)} passed; {detail})"
@@ -194,4 +194,4 @@ def select_by_tests(candidates: list[Pair], statuses: dict[str, str], level: str
                            verification_pass_rate=rate, verification_sandbox=level, verification_order="")
     pairs = [preference_pair(chosen, p, 1.0, 0.0, f"chosen passed the generated tests; rejected: {statuses[p.id]}",
                              TESTS) for p in ran if statuses[p.id] != PASSED]
-    return TestsDecision("selected", Selection(chosen, sorted(pairs, key=lambda p: p.rejected_id)), detail)
+    return SandboxDecision("selected", Selection(chosen, sorted(pairs, key=lambda p: p.rejected_id)), detail)
