@@ -188,10 +188,12 @@ class Sandbox:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _limits(self, language: str, memory_mb: int) -> Limits:
+    def _limits(self, language: str, memory_mb: int, level: str) -> Limits:
         s = self.settings
+        # With a cgroup the address-space cap is only a backstop; without one it is the memory limit.
+        address_mb = memory_mb * 4 + 1024 if self._uses_cgroup(level) else memory_mb + 256
         return Limits(cpu_s=int(s.compile_timeout_s + s.wall_timeout_s) + 5, memory_bytes=memory_mb * MIB,
-                      address_space_bytes=(memory_mb * 4 + 1024) * MIB if language in TOLERATES_RLIMIT_AS else None,
+                      address_space_bytes=address_mb * MIB if language in TOLERATES_RLIMIT_AS else None,
                       processes=s.max_processes, open_files=s.max_open_files, file_bytes=s.max_file_mb * MIB,
                       tmpfs_bytes=s.tmpfs_mb * MIB)
 
@@ -204,7 +206,7 @@ class Sandbox:
 
     def _execute_in_slot(self, sample_id: str, language: str, unit: Recipe, level: str, memory_mb: int,
                          slot: int) -> Outcome:
-        limits = self._limits(language, memory_mb)
+        limits = self._limits(language, memory_mb, level)
         uid = self._uid_base + slot if self._root else None
         started = time.monotonic()
         fds: list[int] = []
