@@ -104,7 +104,11 @@ class Sandbox:
         """The directory holding bits/stdc++.h.gch, built once per g++ version and flags (trusted input only)."""
         with self._pch_lock:
             if self._pch_dir is False:
-                self._pch_dir = self._build_pch()
+                try:
+                    self._pch_dir = self._build_pch()
+                except (OSError, subprocess.SubprocessError) as exc:  # C++ still compiles, only slower
+                    _LOG.warning("no C++ precompiled header: %s", exc)
+                    self._pch_dir = None
             return self._pch_dir or None
 
     def _build_pch(self) -> str | None:

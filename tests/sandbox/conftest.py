@@ -47,8 +47,14 @@ def need(box: Sandbox, language: str) -> None:
 
 
 def slot_processes(box: Sandbox) -> list[str]:
-    """Processes (zombies too) running as any of this sandbox's slot uids: none may outlive a run."""
-    uids = {box._uid_base + slot for slot in range(box.settings.parallelism)}
+    """Processes (zombies too) of this sandbox's slots: none may outlive a run.
+
+    As root each slot has its own uid; otherwise every slot runs as our uid, and a sandbox process is one of ours in
+    another PID namespace.
+    """
+    uids = ({box._uid_base + slot for slot in range(box.settings.parallelism)} if os.geteuid() == 0
+            else {os.getuid()})
+    own_ns = os.readlink("/proc/self/ns/pid")
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -56,9 +62,15 @@ def slot_processes(box: Sandbox) -> list[str]:
         try:
             with open(f"/proc/{pid}/status") as f:
                 status = f.read()
+            ns = os.readlink(f"/proc/{pid}/ns/pid") if os.geteuid() != 0 else ""
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if int(fields.get("Uid", "-1").split()[0]) in uids:
+        if int(fields.get("Uid", "-1").split()[0]) in uids and (os.geteuid() == 0 or ns != own_ns):
             found.append(f"{pid} {fields.get('Name', '').strip()} {fields.get('State', '').strip()}")
     return found
+
+
+def has_cgroup(box: Sandbox) -> bool:
+    """Whether this box's level has cgroup limits (the process and memory limits are then observed exactly)."""
+    return box._uses_cgroup(box.level)

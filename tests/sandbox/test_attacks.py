@@ -16,7 +16,7 @@ import pytest
 
 from sandbox import Sample
 from tests.conftest import REPO
-from tests.sandbox.conftest import need, slot_processes
+from tests.sandbox.conftest import has_cgroup, need, slot_processes
 
 LANGUAGES = ("python", "c", "bash")
 KEY = "sk-test-0123456789abcdef-not-a-real-key"
@@ -183,9 +183,13 @@ def attacks(attack_box, tmp_path_factory):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("attack", list(EXPECTED))
-def test_attack_is_contained_and_reported(attacks, attack: str, language: str) -> None:
+def test_attack_is_contained_and_reported(attack_box, attacks, attack: str, language: str) -> None:
     outcomes, evidence = attacks
     outcome = outcomes[f"{attack}/{language}"]
+    if attack in ("fork_bomb", "memory_bomb") and not has_cgroup(attack_box):
+        assert outcome.status != "sandbox_error"
+        pytest.xfail(f"level {attack_box.level} has no cgroup: a refused fork or a caught allocation failure is "
+                     "not observable there (docs/sandbox.md, known gaps)")
     assert outcome.status == EXPECTED[attack], (outcome.status, outcome.reason, outcome.stdout, outcome.stderr)
     assert not outcome.passed or EXPECTED[attack] == "passed"
     assert outcome.level  # the isolation level is recorded with every result
