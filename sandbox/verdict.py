@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# What a runtime prints when it stops at its own heap cap (set by the sandbox: -Xmx, --max-old-space-size,
+# GOMEMLIMIT). Reading the program's stderr can only turn a run into a non-pass, never into a pass.
+OUT_OF_MEMORY_SIGNS = (b"Terminating due to java.lang.OutOfMemoryError", b"JavaScript heap out of memory",
+                       b"fatal error: runtime: out of memory", b"\nMemoryError")
+
+
+def runtime_out_of_memory(stderr_tail: bytes, exit_code: int | None) -> bool:
+    """Whether a run that failed ended at its runtime's own memory cap."""
+    return exit_code not in (0, None) and any(sign in stderr_tail for sign in OUT_OF_MEMORY_SIGNS)
+
 
 @dataclass(frozen=True)
 class RunFacts:
