@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any, NamedTuple, Optional
 
@@ -180,7 +181,8 @@ def open_sandbox(config: SandboxConfig):
     import sandbox
 
     if config.url:
-        return sandbox.RemoteSandbox(config.url)
+        return sandbox.RemoteSandbox(config.url, parallelism=config.parallelism,
+                                     token=os.environ.get(config.token_env, ""))
     names = {f.name for f in dataclasses.fields(sandbox.SandboxSettings)}
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k in names}
     return sandbox.Sandbox(sandbox.SandboxSettings(**settings))

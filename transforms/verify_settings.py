@@ -10,6 +10,7 @@ class SandboxConfig:
     """Where and how generated tests run: in the worker (bubblewrap) or on a `pipeline sandbox-serve` service."""
 
     url: str = ""  # empty: a sandbox inside each worker; else the base URL of `python -m pipeline sandbox-serve`
+    token_env: str = "SYNCODE_SANDBOX_TOKEN"  # the variable that holds the service's token, never the token
     parallelism: int = 2  # programs run at once per worker
     wall_timeout_s: float = 20.0  # per run, enforced by the parent; generous for a slow shared CPU
     compile_timeout_s: float = 60.0
