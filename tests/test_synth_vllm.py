@@ -198,6 +198,19 @@ def test_verification_judges_with_verdicts_that_parse_and_writes_chosen_rows(ver
     assert manifest["jobs"]["synth"]["generation"]["standard"]["roles"]["judge"]["prompt_version"] == "judge-v2"
     assert list((out / "cache" / "judge").glob("*.jsonl"))
     assert verify_output(str(out)) == []
+    import datasets
+
+    card = (out / "README.md").read_text()
+    assert "config_name: preference" in card and "path: preference/train-*.parquet" in card
+    pairs = pq.read_table(out / "preference").num_rows
+    if pairs:  # `datasets` cannot load a config whose shards hold no rows
+        preference = datasets.load_dataset(str(out), "preference", cache_dir=str(out.parent / "hf-cache-pref"))
+        assert preference["train"].num_rows == pairs
+        assert {"prompt", "chosen", "rejected", "chosen_score", "rejected_score", "reason"} <= set(
+            preference["train"].column_names)
+    else:  # greedy random weights often score candidates alike: a tie, or a lone candidate, makes no pair
+        contested = [r for r in rows if r["verification_method"] == "judge" and r["verification_candidates"] > 1]
+        assert judge["counters"].get("ties", 0) == len(contested)
 
 
 def one_verified_row_per_question(n: int):
