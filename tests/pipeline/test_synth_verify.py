@@ -153,3 +153,14 @@ def test_trainers_read_the_preference_split_and_the_messages_as_they_are(runs):
     assert row["prompt"] and row["chosen"] and row["rejected"] and row["chosen_score"] > row["rejected_score"]
     data = datasets.load_dataset("parquet", data_dir=str(out / "data"), cache_dir=str(out / "hf"))
     assert [m["role"] for m in data["train"][0]["messages"]] == ["user", "assistant"]
+
+
+def test_each_tier_verifies_in_stages_of_its_own_and_writes_its_own_preference_split(tmp_path):
+    config = load_config(overrides={"synth.verify.enabled": True, "synth.tiers": [{"name": "hq", "share": 0.5}]})
+    graph = build_synth(local_pipeline(), f"{DATA}/seeds/*.parquet", config, str(tmp_path))
+    for sfx in ("", "-hq"):
+        names = [f"GenerateResponses{sfx}", f"GenerateTests{sfx}", f"RunTests{sfx}", f"Judge{sfx}",
+                 f"WritePairs{sfx}", f"WritePreference{sfx}"]
+        assert [s for s in graph.stages if s in names] == names
+    assert graph.outputs["preference"] == graph.outputs["preference.hq"] == f"{tmp_path}/preference"
+    assert graph.prefixes["preference"] == "train" and graph.prefixes["preference.hq"] == "hq"
