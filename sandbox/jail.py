@@ -154,8 +154,12 @@ def cgroup_version() -> int | None:
     return 1
 
 
-def preexec(limits: Limits, uid: int | None, cgroup_procs: list[str]) -> callable:
-    """What the child does before exec: join the cgroup, set the rlimits, drop to the slot's uid (syscalls only)."""
+def preexec(limits: Limits, uid: int | None, cgroup_procs: list[str],
+            run_limits: tuple[int, int | None] | None = None) -> callable:
+    """What the child does before exec: join the cgroup, set the rlimits, drop to the slot's uid (syscalls only).
+
+    `run_limits` (CPU seconds, address space) are the program's own, set here when no driver shell sets them.
+    """
     def child() -> None:
         pid = str(os.getpid()).encode()
         for path in cgroup_procs:
@@ -168,6 +172,10 @@ def preexec(limits: Limits, uid: int | None, cgroup_procs: list[str]) -> callabl
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if run_limits is not None:
+            resource.setrlimit(resource.RLIMIT_CPU, (run_limits[0], run_limits[0]))
+            if run_limits[1]:
+                resource.setrlimit(resource.RLIMIT_AS, (run_limits[1], run_limits[1]))
         if uid is not None:
             os.setgroups([])
             os.setresgid(uid, uid, uid)

@@ -59,6 +59,7 @@ class Sandbox:
         self._pch_lock = threading.Lock()
         self._pch_dir: str | None | bool = False  # False: not built yet
         self._closed = False
+        self._status: dict[int, bytes] = {}  # bwrap's status lines per run, read by _watch, used to reap
         self.level, self.refusals = self._choose_level()
         _LOG.info("sandbox level %s; runtimes: %s", self.level,
                   ", ".join(k for k, v in self.toolchains.items() if v) or "none")
@@ -229,8 +230,9 @@ class Sandbox:
             os.fchmod(marker_w, 0o622)  # the driver reopens it by /proc/self/fd as the slot's uid
             status_r, status_w = os.pipe()  # bwrap's JSON status: the pid of the sandbox's init, to reap it
             fds += [status_r, status_w]
-            driver = _driver(unit, marker_w, limits, self.settings.wall_timeout_s)
-            command = ["/bin/sh", "-c", driver]
+            direct = not unit.compile  # nothing to compile: bwrap execs the program itself, no driver shell
+            command = list(unit.run) if direct else ["/bin/sh", "-c", _driver(unit, marker_w, limits,
+                                                                               self.settings.wall_timeout_s)]
             if level == "bwrap-nouserns":
                 command = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                            "--bounding-set=-all", "--no-new-privs", "--", *command]
@@ -239,13 +241,17 @@ class Sandbox:
             if self._uses_cgroup(level):
                 cgroup = Cgroup(f"{os.getpid()}-{slot}-{next(self._counter)}", limits, self._cgroup_version)
             drop_to = None if level == "bwrap-nouserns" else uid
+            run_limits = (int(self.settings.wall_timeout_s) + 2, limits.address_space_bytes) if direct else None
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    pass_fds=(marker_w, status_w, *files.values()), env={}, close_fds=True,
-                                    preexec_fn=preexec(limits, drop_to, cgroup.procs_files if cgroup else []))
+                                    pass_fds=(status_w, *files.values()) if direct else (marker_w, status_w,
+                                                                                         *files.values()),
+                                    env={}, close_fds=True,
+                                    preexec_fn=preexec(limits, drop_to, cgroup.procs_files if cgroup else [],
+                                                       run_limits))
             for fd in (marker_w, status_w):
                 os.close(fd)
                 fds.remove(fd)
-            facts, out, err = self._watch(proc, marker_r, cgroup, started)
+            facts, out, err = self._watch(proc, marker_r, status_r, cgroup, started, direct)
         except Exception as exc:  # noqa: BLE001 - the sample gets its row, the error its reason
             _LOG.exception("sandbox failure on %s", sample_id)
             return error_outcome(sample_id, f"sandbox failure: {exc!r}", level)
@@ -258,7 +264,7 @@ class Sandbox:
             if proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=10)
-                _reap_init(_init_pid(status_r), uid)
+                _reap_init(_child_pid(self._status.pop(status_r, b"") + _read_rest(status_r)), uid)
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -266,17 +272,18 @@ class Sandbox:
         return Outcome(id=sample_id, status=status, passed=status == "passed", duration_s=time.monotonic() - started,
                        stdout=_first_kib(out), stderr=_first_kib(err), level=level, reason=reason)
 
-    def _watch(self, proc: subprocess.Popen, marker_r: int, cgroup: Cgroup | None,
-               started: float) -> tuple[RunFacts, bytes, bytes]:
+    def _watch(self, proc: subprocess.Popen, marker_r: int, status_r: int, cgroup: Cgroup | None,
+               started: float, direct: bool) -> tuple[RunFacts, bytes, bytes]:
         """Read output and markers until the sandbox ends, enforcing the clocks, the output cap and the cgroup's."""
         s = self.settings
         sel = selectors.DefaultSelector()
-        streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err", marker_r: "marker"}
+        streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err", marker_r: "marker", status_r: "status"}
         for fd in streams:
             os.set_blocking(fd, False)
             sel.register(fd, selectors.EVENT_READ)
         head = {"out": bytearray(), "err": bytearray()}
         tail = b""
+        status = b""
         total = 0
         marks = ""
         deadline = started + s.compile_timeout_s
@@ -298,6 +305,12 @@ class Sandbox:
                         sel.unregister(key.fd)
                         continue
                     name = streams[key.fd]
+                    if name == "status":  # bwrap's JSON lines; without a driver, the child's pid means it runs
+                        status += data
+                        if direct and not run_started and b'"child-pid"' in status:
+                            marks, run_started = "SR", True
+                            deadline = time.monotonic() + s.wall_timeout_s
+                        continue
                     if name == "marker":
                         if not run_started:
                             marks += data.decode("ascii", "replace")
@@ -335,6 +348,9 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             code = None
         memory_hit = memory_hit or runtime_out_of_memory(tail, code)
+        self._status[status_r] = status
+        if direct and code == 1 and head["err"].startswith(b"bwrap: "):  # bwrap could not set the sandbox up
+            marks = ""
         killed = timed_out or output_exceeded or ((memory_hit or processes_hit) and code is None)
         facts = RunFacts(started="S" in marks, compiled=run_started, compile_failed="C" in marks and not run_started,
                          exit_code=None if killed else code, timed_out=timed_out, output_exceeded=output_exceeded,
@@ -356,14 +372,18 @@ def _driver(unit: Recipe, marker_fd: int, limits: Limits, wall_timeout_s: float)
     return "\n".join(lines)
 
 
-def _init_pid(status_r: int) -> int | None:
-    """The host pid of the sandbox's init, from bwrap's --json-status-fd."""
-    os.set_blocking(status_r, False)
+def _read_rest(fd: int) -> bytes:
+    os.set_blocking(fd, False)
     data = b""
     with contextlib.suppress(OSError):
-        while chunk := os.read(status_r, 4096):
+        while chunk := os.read(fd, 4096):
             data += chunk
-    found = re.search(rb'"child-pid"\s*:\s*(\d+)', data)
+    return data
+
+
+def _child_pid(status: bytes) -> int | None:
+    """The host pid of the sandbox's init, from bwrap's --json-status-fd."""
+    found = re.search(rb'"child-pid"\s*:\s*(\d+)', status)
     return int(found.group(1)) if found else None
 
 
