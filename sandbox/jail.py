@@ -154,6 +154,25 @@ def cgroup_version() -> int | None:
     return 1
 
 
+def remove_stale_cgroups(version: int) -> None:
+    """Remove the run cgroups that a killed process left behind (named `<pid>-<slot>-<n>`, that pid gone)."""
+    parents = ([os.path.join(CGROUP_ROOT, CGROUP_PARENT)] if version == 2
+               else [os.path.join(CGROUP_ROOT, c, CGROUP_PARENT) for c in ("memory", "pids")])
+    for parent in parents:
+        with contextlib.suppress(OSError):
+            for name in os.listdir(parent):
+                pid = name.split("-", 1)[0]
+                if not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+                    continue
+                path = os.path.join(parent, name)
+                with contextlib.suppress(OSError), open(os.path.join(path, "cgroup.procs")) as f:
+                    for member in f.read().split():
+                        with contextlib.suppress(OSError):
+                            os.kill(int(member), signal.SIGKILL)
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+
+
 def preexec(limits: Limits, uid: int | None, cgroup_procs: list[str],
             run_limits: tuple[int, int | None] | None = None) -> callable:
     """What the child does before exec: join the cgroup, set the rlimits, drop to the slot's uid (syscalls only).
@@ -204,7 +223,10 @@ def bwrap_args(level: str, limits: Limits, files: dict[str, int], binds: tuple[t
             args += ["--ro-bind", "/dev/null", path]
     for host, inside in binds:
         args += ["--ro-bind", host, inside]
-    args += ["--dev", "/dev", "--proc", "/proc", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
+    # /dev is bwrap's own tmpfs, writable by the sandbox's uid and unbounded: made read-only, with a small /dev/shm
+    args += ["--dev", "/dev", "--remount-ro", "/dev", "--size", str(max(limits.tmpfs_bytes // 4, 1 << 20)),
+             "--tmpfs", "/dev/shm", "--chmod", "1777", "/dev/shm",
+             "--proc", "/proc", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
     args += ["--perms", "1777", "--dir", WORKDIR, "--chmod", "1777", "/tmp"]
     for name, fd in files.items():
         args += ["--perms", "0644", "--file", str(fd), f"{WORKDIR}/{name}"]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from sandbox.jail import BWRAP, Cgroup, Limits, bwrap_args, cgroup_version, preexec, root_usable
+from sandbox.jail import BWRAP, Cgroup, Limits, bwrap_args, cgroup_version, preexec, remove_stale_cgroups, root_usable
 from sandbox.languages import (
     CPP_FLAGS,
     TOLERATES_RLIMIT_AS,
@@ -37,6 +37,7 @@ _LOG = logging.getLogger("syncode.sandbox")
 POLL_S = 0.05  # how often the parent looks at the clock and the cgroup's limit counters
 SETPRIV = "/usr/bin/setpriv"
 PR_SET_CHILD_SUBREAPER = 36
+MAX_SLOTS = 128  # uids per process: uid_base + slot
 
 
 class Sandbox:
@@ -44,14 +45,14 @@ class Sandbox:
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.settings = settings or SandboxSettings()
-        if self.settings.parallelism < 1:
-            raise ValueError("parallelism must be at least 1")
+        if not 1 <= self.settings.parallelism <= MAX_SLOTS:
+            raise ValueError(f"parallelism must be 1 to {MAX_SLOTS} (one uid per slot)")
         self.toolchains = discover_toolchains()
         self._root = root_usable()
         self.subreaper = become_subreaper()
         self._cgroup_version = cgroup_version()
         base = self.settings.uid_base
-        self._uid_base = base if base is not None else 100_000 + (os.getpid() % 20_000) * 128
+        self._uid_base = base if base is not None else 100_000 + (os.getpid() % 20_000) * MAX_SLOTS
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in range(self.settings.parallelism):
             self._slots.put(slot)
@@ -60,6 +61,8 @@ class Sandbox:
         self._pch_dir: str | None | bool = False  # False: not built yet
         self._closed = False
         self._status: dict[int, bytes] = {}  # bwrap's status lines per run, read by _watch, used to reap
+        if self._cgroup_version:
+            remove_stale_cgroups(self._cgroup_version)
         self.level, self.refusals = self._choose_level()
         _LOG.info("sandbox level %s; runtimes: %s", self.level,
                   ", ".join(k for k, v in self.toolchains.items() if v) or "none")
