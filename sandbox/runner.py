@@ -268,6 +268,8 @@ class Sandbox:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=10)
                 _reap_init(_child_pid(self._status.pop(status_r, b"") + _read_rest(status_r)), uid)
+                for stream in (proc.stdout, proc.stderr):
+                    stream.close()
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
