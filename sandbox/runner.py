@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import hashlib
 import itertools
 import logging
 import os
 import queue
-import re
 import selectors
 import shlex
-import shutil
 import signal
 import subprocess
 import threading
@@ -20,23 +16,22 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from sandbox.cpp_header import build_pch, default_cache_root
 from sandbox.jail import BWRAP, Cgroup, Limits, bwrap_args, cgroup_version, preexec, remove_stale_cgroups, root_usable
 from sandbox.languages import (
-    CPP_FLAGS,
     TOLERATES_RLIMIT_AS,
     Recipe,
     canonical_language,
     discover_toolchains,
     recipe,
-    stdcpp_header,
 )
+from sandbox.reaping import become_subreaper, child_pid, read_rest, reap_init
 from sandbox.samples import KIB, LEVELS, MIB, Outcome, Sample, SandboxSettings, SandboxUnavailable, error_outcome
 from sandbox.verdict import RunFacts, decide_status, runtime_out_of_memory
 
 _LOG = logging.getLogger("syncode.sandbox")
 POLL_S = 0.05  # how often the parent looks at the clock and the cgroup's limit counters
 SETPRIV = "/usr/bin/setpriv"
-PR_SET_CHILD_SUBREAPER = 36
 MAX_SLOTS = 128  # uids per process: uid_base + slot
 
 
@@ -97,52 +92,14 @@ class Sandbox:
         return level in ("bwrap-full", "bwrap-nouserns") and self._cgroup_version is not None
 
     # --- C++ precompiled header ----------------------------------------------------------------------------------
-    def _cache_root(self) -> str:
-        if self.settings.cache_dir:
-            return self.settings.cache_dir
-        if self._root:
-            return "/var/cache/syncode-sandbox"  # the slots' uids must reach it to bind it, unlike /root/.cache
-        return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "syncode-sandbox")
-
     def pch_dir(self) -> str | None:
         """The directory holding bits/stdc++.h.gch, built once per g++ version and flags (trusted input only)."""
         with self._pch_lock:
             if self._pch_dir is False:
-                try:
-                    self._pch_dir = self._build_pch()
-                except (OSError, subprocess.SubprocessError) as exc:  # C++ still compiles, only slower
-                    _LOG.warning("no C++ precompiled header: %s", exc)
-                    self._pch_dir = None
+                enabled = self.settings.cpp_precompiled_header and bool(self.toolchains.get("cpp"))
+                self._pch_dir = build_pch(self.settings.cache_dir or default_cache_root(self._root)) if enabled \
+                    else None
             return self._pch_dir or None
-
-    def _build_pch(self) -> str | None:
-        header = stdcpp_header()
-        if not (self.settings.cpp_precompiled_header and header and self.toolchains.get("cpp")):
-            return None
-        version = subprocess.run(["/usr/bin/g++", "--version"], capture_output=True, text=True).stdout
-        key = hashlib.sha256(f"{version}{CPP_FLAGS}{header}{os.path.getmtime(header)}".encode()).hexdigest()[:16]
-        target = os.path.join(self._cache_root(), f"pch-{key}")
-        gch = os.path.join(target, "bits", "stdc++.h.gch")
-        if os.path.exists(gch):
-            return target
-        tmp = f"{target}.tmp{os.getpid()}-{threading.get_ident()}"
-        os.makedirs(os.path.join(tmp, "bits"), exist_ok=True)
-        started = time.monotonic()
-        built = subprocess.run(["/usr/bin/g++", *CPP_FLAGS, "-x", "c++-header", header, "-o",
-                                os.path.join(tmp, "bits", "stdc++.h.gch")], capture_output=True, text=True)
-        if built.returncode != 0:
-            _LOG.warning("no C++ precompiled header: %s", built.stderr[-500:])
-            shutil.rmtree(tmp, ignore_errors=True)
-            return None
-        for path in (self._cache_root(), tmp, os.path.join(tmp, "bits")):
-            os.chmod(path, 0o755)
-        os.chmod(os.path.join(tmp, "bits", "stdc++.h.gch"), 0o644)
-        try:
-            os.rename(tmp, target)
-        except OSError:  # another process built it first
-            shutil.rmtree(tmp, ignore_errors=True)
-        _LOG.info("built the C++ precompiled header in %.1fs at %s", time.monotonic() - started, target)
-        return target
 
     # --- running ---------------------------------------------------------------------------------------------------
     def run(self, sample: Sample) -> Outcome:
@@ -267,7 +224,7 @@ class Sandbox:
             if proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=10)
-                _reap_init(_child_pid(self._status.pop(status_r, b"") + _read_rest(status_r)), uid)
+                reap_init(child_pid(self._status.pop(status_r, b"") + read_rest(status_r)), uid)
                 for stream in (proc.stdout, proc.stderr):
                     stream.close()
             for fd in fds:
@@ -375,62 +332,6 @@ def _driver(unit: Recipe, marker_fd: int, limits: Limits, wall_timeout_s: float)
         lines.append(f"ulimit -v {limits.address_space_bytes // KIB}")
     lines.append("exec " + " ".join(shlex.quote(a) for a in unit.run))
     return "\n".join(lines)
-
-
-def _read_rest(fd: int) -> bytes:
-    os.set_blocking(fd, False)
-    data = b""
-    with contextlib.suppress(OSError):
-        while chunk := os.read(fd, 4096):
-            data += chunk
-    return data
-
-
-def _child_pid(status: bytes) -> int | None:
-    """The host pid of the sandbox's init, from bwrap's --json-status-fd."""
-    found = re.search(rb'"child-pid"\s*:\s*(\d+)', status)
-    return int(found.group(1)) if found else None
-
-
-def _reap_init(pid: int | None, uid: int | None) -> None:
-    """Reap the sandbox's init when bwrap's monitor left it to us (we are a child subreaper): PID 1 here never does.
-
-    Only a child of ours with the slot's uid is touched, so no other subprocess of this process loses its status.
-    """
-    if pid is None:
-        return
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        if info is None:  # still alive: our child now, tearing the namespace down or stuck
-            if uid is not None and _uid_of(pid) != uid:
-                return
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        if uid is None or info.si_uid == uid:
-            os.waitid(os.P_PID, pid, os.WEXITED)
-    except ChildProcessError:  # bwrap's monitor reaped it, as it should
-        return
-
-
-def _uid_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def become_subreaper() -> bool:
-    """Orphans of our sandboxes are reparented to this process, not to a PID 1 that may never reap them."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
 
 
 def _first_kib(data: bytes) -> str:
