@@ -17,7 +17,18 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from sandbox.cpp_header import build_pch, default_cache_root
-from sandbox.jail import BWRAP, Cgroup, Limits, bwrap_args, cgroup_version, preexec, remove_stale_cgroups, root_usable
+from sandbox.jail import (
+    BWRAP,
+    PRLIMIT,
+    SETPRIV,
+    Cgroup,
+    Limits,
+    bwrap_args,
+    cgroup_version,
+    launcher,
+    remove_stale_cgroups,
+    root_usable,
+)
 from sandbox.languages import (
     TOLERATES_RLIMIT_AS,
     Recipe,
@@ -31,7 +42,6 @@ from sandbox.verdict import RunFacts, decide_status, runtime_out_of_memory
 
 _LOG = logging.getLogger("syncode.sandbox")
 POLL_S = 0.05  # how often the parent looks at the clock and the cgroup's limit counters
-SETPRIV = "/usr/bin/setpriv"
 MAX_SLOTS = 128  # uids per process: uid_base + slot
 
 
@@ -69,8 +79,10 @@ class Sandbox:
             return f"{BWRAP} is not installed"
         if level == "bwrap-full" and not (self._root and self._cgroup_version):
             return "needs root and writable memory+pids cgroups (one uid per slot, cgroup limits)"
-        if level == "bwrap-nouserns" and not (self._root and os.access(SETPRIV, os.X_OK)):
-            return "needs root and setpriv to drop to the slot's uid"
+        if not os.access(PRLIMIT, os.X_OK) or (self._root and not os.access(SETPRIV, os.X_OK)):
+            return f"needs {PRLIMIT} and {SETPRIV} (util-linux) to set the rlimits and the slot's uid"
+        if level == "bwrap-nouserns" and not self._root:
+            return "needs root (bwrap without a user namespace)"
         return ""
 
     def _choose_level(self) -> tuple[str, dict[str, str]]:
@@ -196,18 +208,16 @@ class Sandbox:
             if level == "bwrap-nouserns":
                 command = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                            "--bounding-set=-all", "--no-new-privs", "--", *command]
-            args = bwrap_args(level, limits, files, unit.binds, unit.env, uid) + [
-                "--json-status-fd", str(status_w), "--", *command]
             if self._uses_cgroup(level):
                 cgroup = Cgroup(f"{os.getpid()}-{slot}-{next(self._counter)}", limits, self._cgroup_version)
             drop_to = None if level == "bwrap-nouserns" else uid
             run_limits = (int(self.settings.wall_timeout_s) + 2, limits.address_space_bytes) if direct else None
+            args = launcher(limits, drop_to, cgroup.procs_files if cgroup else [], run_limits) + bwrap_args(
+                level, limits, files, unit.binds, unit.env, uid) + ["--json-status-fd", str(status_w), "--", *command]
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     pass_fds=(status_w, *files.values()) if direct else (marker_w, status_w,
                                                                                          *files.values()),
-                                    env={}, close_fds=True,
-                                    preexec_fn=preexec(limits, drop_to, cgroup.procs_files if cgroup else [],
-                                                       run_limits))
+                                    env={}, close_fds=True)
             for fd in (marker_w, status_w):
                 os.close(fd)
                 fds.remove(fd)
