@@ -49,8 +49,8 @@ def _done_ids(path: Path) -> set[str]:
     return done
 
 
-def read_samples(path: Path, done: set[str], errors: list[Outcome]) -> Iterator[Sample]:
-    """Samples to run, streamed; a malformed or duplicate line becomes an error row in `errors` instead."""
+def read_samples(path: Path, done: set[str], errors: list[Outcome], duplicates: Counter[str]) -> Iterator[Sample]:
+    """Samples to run, streamed; a malformed line becomes an error row in `errors`, a repeated id is counted."""
     seen = set(done)
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         for number, line in enumerate(f, 1):
@@ -71,6 +71,7 @@ def read_samples(path: Path, done: set[str], errors: list[Outcome]) -> Iterator[
                 continue
             if sample.id in seen:
                 if sample.id not in done:
+                    duplicates["lines"] += 1
                     _LOG.warning("line %d: duplicate id %r, run once", number, sample.id)
                 continue
             seen.add(sample.id)
@@ -95,6 +96,7 @@ def run(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
     if done:
         _LOG.info("execute: %d ids already in %s, not run again", len(done), out)
     errors: list[Outcome] = []
+    duplicates: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     started = last = time.monotonic()
     with open(out, "a", encoding="utf-8") as sink:
@@ -106,7 +108,7 @@ def run(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
             if time.monotonic() - last > PROGRESS_EVERY_S:
                 last = time.monotonic()
                 _LOG.info("execute: %d done (%s)", sum(counts.values()), _summary(counts))
-        for outcome in sandbox.run_many(read_samples(source, done, errors)):
+        for outcome in sandbox.run_many(read_samples(source, done, errors, duplicates)):
             write(outcome)
             while errors:
                 write(errors.pop(0))
@@ -114,7 +116,9 @@ def run(ns: argparse.Namespace, _beam_argv: list[str]) -> int:
             write(errors.pop(0))
     sandbox.close()
     print(f"execute: {sum(counts.values())} samples in {time.monotonic() - started:.1f}s at level {sandbox.level}: "
-          f"{_summary(counts) or 'none'} -> {out}", flush=True)
+          f"{_summary(counts) or 'none'}"
+          + (f"; {duplicates['lines']} line(s) repeated an id and did not run again" if duplicates else "")
+          + f" -> {out}", flush=True)
     return EXIT_OK
 
 

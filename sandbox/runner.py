@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import hashlib
 import itertools
 import logging
 import os
 import queue
-import re
 import selectors
 import shlex
-import shutil
 import signal
 import subprocess
 import threading
@@ -20,23 +16,33 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from sandbox.jail import BWRAP, Cgroup, Limits, bwrap_args, cgroup_version, preexec, root_usable
+from sandbox.cpp_header import build_pch, default_cache_root
+from sandbox.jail import (
+    BWRAP,
+    PRLIMIT,
+    SETPRIV,
+    Cgroup,
+    Limits,
+    bwrap_args,
+    cgroup_version,
+    launcher,
+    remove_stale_cgroups,
+    root_usable,
+)
 from sandbox.languages import (
-    CPP_FLAGS,
     TOLERATES_RLIMIT_AS,
     Recipe,
     canonical_language,
     discover_toolchains,
     recipe,
-    stdcpp_header,
 )
+from sandbox.reaping import become_subreaper, child_pid, read_rest, reap_init
 from sandbox.samples import KIB, LEVELS, MIB, Outcome, Sample, SandboxSettings, SandboxUnavailable, error_outcome
 from sandbox.verdict import RunFacts, decide_status, runtime_out_of_memory
 
 _LOG = logging.getLogger("syncode.sandbox")
 POLL_S = 0.05  # how often the parent looks at the clock and the cgroup's limit counters
-SETPRIV = "/usr/bin/setpriv"
-PR_SET_CHILD_SUBREAPER = 36
+MAX_SLOTS = 128  # uids per process: uid_base + slot
 
 
 class Sandbox:
@@ -44,14 +50,14 @@ class Sandbox:
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.settings = settings or SandboxSettings()
-        if self.settings.parallelism < 1:
-            raise ValueError("parallelism must be at least 1")
+        if not 1 <= self.settings.parallelism <= MAX_SLOTS:
+            raise ValueError(f"parallelism must be 1 to {MAX_SLOTS} (one uid per slot)")
         self.toolchains = discover_toolchains()
         self._root = root_usable()
         self.subreaper = become_subreaper()
         self._cgroup_version = cgroup_version()
         base = self.settings.uid_base
-        self._uid_base = base if base is not None else 100_000 + (os.getpid() % 20_000) * 128
+        self._uid_base = base if base is not None else 100_000 + (os.getpid() % 20_000) * MAX_SLOTS
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in range(self.settings.parallelism):
             self._slots.put(slot)
@@ -59,6 +65,9 @@ class Sandbox:
         self._pch_lock = threading.Lock()
         self._pch_dir: str | None | bool = False  # False: not built yet
         self._closed = False
+        self._status: dict[int, bytes] = {}  # bwrap's status lines per run, read by _watch, used to reap
+        if self._cgroup_version:
+            remove_stale_cgroups(self._cgroup_version)
         self.level, self.refusals = self._choose_level()
         _LOG.info("sandbox level %s; runtimes: %s", self.level,
                   ", ".join(k for k, v in self.toolchains.items() if v) or "none")
@@ -70,8 +79,10 @@ class Sandbox:
             return f"{BWRAP} is not installed"
         if level == "bwrap-full" and not (self._root and self._cgroup_version):
             return "needs root and writable memory+pids cgroups (one uid per slot, cgroup limits)"
-        if level == "bwrap-nouserns" and not (self._root and os.access(SETPRIV, os.X_OK)):
-            return "needs root and setpriv to drop to the slot's uid"
+        if not os.access(PRLIMIT, os.X_OK) or (self._root and not os.access(SETPRIV, os.X_OK)):
+            return f"needs {PRLIMIT} and {SETPRIV} (util-linux) to set the rlimits and the slot's uid"
+        if level == "bwrap-nouserns" and not self._root:
+            return "needs root (bwrap without a user namespace)"
         return ""
 
     def _choose_level(self) -> tuple[str, dict[str, str]]:
@@ -93,52 +104,14 @@ class Sandbox:
         return level in ("bwrap-full", "bwrap-nouserns") and self._cgroup_version is not None
 
     # --- C++ precompiled header ----------------------------------------------------------------------------------
-    def _cache_root(self) -> str:
-        if self.settings.cache_dir:
-            return self.settings.cache_dir
-        if self._root:
-            return "/var/cache/syncode-sandbox"  # the slots' uids must reach it to bind it, unlike /root/.cache
-        return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "syncode-sandbox")
-
     def pch_dir(self) -> str | None:
         """The directory holding bits/stdc++.h.gch, built once per g++ version and flags (trusted input only)."""
         with self._pch_lock:
             if self._pch_dir is False:
-                try:
-                    self._pch_dir = self._build_pch()
-                except (OSError, subprocess.SubprocessError) as exc:  # C++ still compiles, only slower
-                    _LOG.warning("no C++ precompiled header: %s", exc)
-                    self._pch_dir = None
+                enabled = self.settings.cpp_precompiled_header and bool(self.toolchains.get("cpp"))
+                self._pch_dir = build_pch(self.settings.cache_dir or default_cache_root(self._root)) if enabled \
+                    else None
             return self._pch_dir or None
-
-    def _build_pch(self) -> str | None:
-        header = stdcpp_header()
-        if not (self.settings.cpp_precompiled_header and header and self.toolchains.get("cpp")):
-            return None
-        version = subprocess.run(["/usr/bin/g++", "--version"], capture_output=True, text=True).stdout
-        key = hashlib.sha256(f"{version}{CPP_FLAGS}{header}{os.path.getmtime(header)}".encode()).hexdigest()[:16]
-        target = os.path.join(self._cache_root(), f"pch-{key}")
-        gch = os.path.join(target, "bits", "stdc++.h.gch")
-        if os.path.exists(gch):
-            return target
-        tmp = f"{target}.tmp{os.getpid()}-{threading.get_ident()}"
-        os.makedirs(os.path.join(tmp, "bits"), exist_ok=True)
-        started = time.monotonic()
-        built = subprocess.run(["/usr/bin/g++", *CPP_FLAGS, "-x", "c++-header", header, "-o",
-                                os.path.join(tmp, "bits", "stdc++.h.gch")], capture_output=True, text=True)
-        if built.returncode != 0:
-            _LOG.warning("no C++ precompiled header: %s", built.stderr[-500:])
-            shutil.rmtree(tmp, ignore_errors=True)
-            return None
-        for path in (self._cache_root(), tmp, os.path.join(tmp, "bits")):
-            os.chmod(path, 0o755)
-        os.chmod(os.path.join(tmp, "bits", "stdc++.h.gch"), 0o644)
-        try:
-            os.rename(tmp, target)
-        except OSError:  # another process built it first
-            shutil.rmtree(tmp, ignore_errors=True)
-        _LOG.info("built the C++ precompiled header in %.1fs at %s", time.monotonic() - started, target)
-        return target
 
     # --- running ---------------------------------------------------------------------------------------------------
     def run(self, sample: Sample) -> Outcome:
@@ -229,23 +202,26 @@ class Sandbox:
             os.fchmod(marker_w, 0o622)  # the driver reopens it by /proc/self/fd as the slot's uid
             status_r, status_w = os.pipe()  # bwrap's JSON status: the pid of the sandbox's init, to reap it
             fds += [status_r, status_w]
-            driver = _driver(unit, marker_w, limits, self.settings.wall_timeout_s)
-            command = ["/bin/sh", "-c", driver]
+            direct = not unit.compile  # nothing to compile: bwrap execs the program itself, no driver shell
+            command = list(unit.run) if direct else ["/bin/sh", "-c", _driver(unit, marker_w, limits,
+                                                                               self.settings.wall_timeout_s)]
             if level == "bwrap-nouserns":
                 command = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                            "--bounding-set=-all", "--no-new-privs", "--", *command]
-            args = bwrap_args(level, limits, files, unit.binds, unit.env, uid) + [
-                "--json-status-fd", str(status_w), "--", *command]
             if self._uses_cgroup(level):
                 cgroup = Cgroup(f"{os.getpid()}-{slot}-{next(self._counter)}", limits, self._cgroup_version)
             drop_to = None if level == "bwrap-nouserns" else uid
+            run_limits = (int(self.settings.wall_timeout_s) + 2, limits.address_space_bytes) if direct else None
+            args = launcher(limits, drop_to, cgroup.procs_files if cgroup else [], run_limits) + bwrap_args(
+                level, limits, files, unit.binds, unit.env, uid) + ["--json-status-fd", str(status_w), "--", *command]
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    pass_fds=(marker_w, status_w, *files.values()), env={}, close_fds=True,
-                                    preexec_fn=preexec(limits, drop_to, cgroup.procs_files if cgroup else []))
+                                    pass_fds=(status_w, *files.values()) if direct else (marker_w, status_w,
+                                                                                         *files.values()),
+                                    env={}, close_fds=True)
             for fd in (marker_w, status_w):
                 os.close(fd)
                 fds.remove(fd)
-            facts, out, err = self._watch(proc, marker_r, cgroup, started)
+            facts, out, err = self._watch(proc, marker_r, status_r, cgroup, started, direct)
         except Exception as exc:  # noqa: BLE001 - the sample gets its row, the error its reason
             _LOG.exception("sandbox failure on %s", sample_id)
             return error_outcome(sample_id, f"sandbox failure: {exc!r}", level)
@@ -258,7 +234,9 @@ class Sandbox:
             if proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=10)
-                _reap_init(_init_pid(status_r), uid)
+                reap_init(child_pid(self._status.pop(status_r, b"") + read_rest(status_r)), uid)
+                for stream in (proc.stdout, proc.stderr):
+                    stream.close()
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -266,17 +244,18 @@ class Sandbox:
         return Outcome(id=sample_id, status=status, passed=status == "passed", duration_s=time.monotonic() - started,
                        stdout=_first_kib(out), stderr=_first_kib(err), level=level, reason=reason)
 
-    def _watch(self, proc: subprocess.Popen, marker_r: int, cgroup: Cgroup | None,
-               started: float) -> tuple[RunFacts, bytes, bytes]:
+    def _watch(self, proc: subprocess.Popen, marker_r: int, status_r: int, cgroup: Cgroup | None,
+               started: float, direct: bool) -> tuple[RunFacts, bytes, bytes]:
         """Read output and markers until the sandbox ends, enforcing the clocks, the output cap and the cgroup's."""
         s = self.settings
         sel = selectors.DefaultSelector()
-        streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err", marker_r: "marker"}
+        streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err", marker_r: "marker", status_r: "status"}
         for fd in streams:
             os.set_blocking(fd, False)
             sel.register(fd, selectors.EVENT_READ)
         head = {"out": bytearray(), "err": bytearray()}
         tail = b""
+        status = b""
         total = 0
         marks = ""
         deadline = started + s.compile_timeout_s
@@ -298,6 +277,12 @@ class Sandbox:
                         sel.unregister(key.fd)
                         continue
                     name = streams[key.fd]
+                    if name == "status":  # bwrap's JSON lines; without a driver, the child's pid means it runs
+                        status += data
+                        if direct and not run_started and b'"child-pid"' in status:
+                            marks, run_started = "SR", True
+                            deadline = time.monotonic() + s.wall_timeout_s
+                        continue
                     if name == "marker":
                         if not run_started:
                             marks += data.decode("ascii", "replace")
@@ -335,6 +320,9 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             code = None
         memory_hit = memory_hit or runtime_out_of_memory(tail, code)
+        self._status[status_r] = status
+        if direct and code == 1 and head["err"].startswith(b"bwrap: "):  # bwrap could not set the sandbox up
+            marks = ""
         killed = timed_out or output_exceeded or ((memory_hit or processes_hit) and code is None)
         facts = RunFacts(started="S" in marks, compiled=run_started, compile_failed="C" in marks and not run_started,
                          exit_code=None if killed else code, timed_out=timed_out, output_exceeded=output_exceeded,
@@ -354,58 +342,6 @@ def _driver(unit: Recipe, marker_fd: int, limits: Limits, wall_timeout_s: float)
         lines.append(f"ulimit -v {limits.address_space_bytes // KIB}")
     lines.append("exec " + " ".join(shlex.quote(a) for a in unit.run))
     return "\n".join(lines)
-
-
-def _init_pid(status_r: int) -> int | None:
-    """The host pid of the sandbox's init, from bwrap's --json-status-fd."""
-    os.set_blocking(status_r, False)
-    data = b""
-    with contextlib.suppress(OSError):
-        while chunk := os.read(status_r, 4096):
-            data += chunk
-    found = re.search(rb'"child-pid"\s*:\s*(\d+)', data)
-    return int(found.group(1)) if found else None
-
-
-def _reap_init(pid: int | None, uid: int | None) -> None:
-    """Reap the sandbox's init when bwrap's monitor left it to us (we are a child subreaper): PID 1 here never does.
-
-    Only a child of ours with the slot's uid is touched, so no other subprocess of this process loses its status.
-    """
-    if pid is None:
-        return
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        if info is None:  # still alive: our child now, tearing the namespace down or stuck
-            if uid is not None and _uid_of(pid) != uid:
-                return
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        if uid is None or info.si_uid == uid:
-            os.waitid(os.P_PID, pid, os.WEXITED)
-    except ChildProcessError:  # bwrap's monitor reaped it, as it should
-        return
-
-
-def _uid_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def become_subreaper() -> bool:
-    """Orphans of our sandboxes are reparented to this process, not to a PID 1 that may never reap them."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
 
 
 def _first_kib(data: bytes) -> str:

@@ -63,14 +63,15 @@ def _programs(port: int, secret_path: str, write_path: str, host_pid: int) -> di
             "bash": f"cat {secret_path} || cat {repo_file}\n",
         },
         "write_outside": {
-            "python": f"import sys\nok = False\nfor p in ({write_path!r}, '/usr/pwned', '/etc/pwned', '/pwned'):\n"
+            "python": f"import sys\nok = False\n"
+                      f"for p in ({write_path!r}, '/usr/pwned', '/etc/pwned', '/pwned', '/dev/pwned'):\n"
                       "    try:\n        open(p, 'w').write('pwned')\n        ok = True\n    except OSError:\n"
                       "        pass\nsys.exit(0 if ok else 1)\n",
-            "c": C_HEAD + f"int main(){{const char*p[]={{\"{write_path}\",\"/usr/pwned\",\"/etc/pwned\",\"/pwned\"}};"
-                 "int ok=0; for(int i=0;i<4;i++){FILE*f=fopen(p[i],\"w\"); if(f){fputs(\"pwned\",f); fclose(f);"
-                 "ok=1;}} return ok?0:1;}",
-            "bash": f"for p in {write_path} /usr/pwned /etc/pwned /pwned; do echo pwned > $p && exit 0; done; "
-                    "exit 1\n",
+            "c": C_HEAD + f"int main(){{const char*p[]={{\"{write_path}\",\"/usr/pwned\",\"/etc/pwned\",\"/pwned\","
+                 "\"/dev/pwned\"}; int ok=0; for(int i=0;i<5;i++){FILE*f=fopen(p[i],\"w\");"
+                 "if(f){fputs(\"pwned\",f); fclose(f); ok=1;}} return ok?0:1;}",
+            "bash": f"for p in {write_path} /usr/pwned /etc/pwned /pwned /dev/pwned; do "
+                    "echo pwned > $p && exit 0; done; exit 1\n",
         },
         "read_key_from_environment": {
             "python": "import glob, os, sys\nseen = str(dict(os.environ))\nfor p in glob.glob('/proc/*/environ'):\n"

@@ -25,6 +25,7 @@ LINES = [
     {"id": "no-tests", "language": "python", "program": "x = 1"},
     ["a", "list"],
     {"id": "loops", "language": "python", "program": "while True:\n    pass\n", "tests": ""},
+    {"id": "ok", "language": "python", "program": "raise SystemExit(1)", "tests": ""},  # a repeated id: runs once
 ]
 
 
@@ -39,7 +40,7 @@ def _rows(path: Path) -> dict[str, dict]:
     return {r["id"]: r for r in rows}
 
 
-def test_execute_gives_every_line_its_row(tmp_path: Path, box) -> None:
+def test_execute_gives_every_line_its_row(tmp_path: Path, box, capsys) -> None:
     need(box, "python")
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     _write(source, LINES)
@@ -55,6 +56,7 @@ def test_execute_gives_every_line_its_row(tmp_path: Path, box) -> None:
     assert rows["no-tests"]["status"] == "sandbox_error" and "tests" in rows["no-tests"]["reason"]
     assert rows["line-6"]["status"] == "sandbox_error"
     assert rows["loops"]["status"] == "timeout"
+    assert "1 line(s) repeated an id" in capsys.readouterr().out
     for row in rows.values():
         assert {"id", "status", "passed", "duration_s", "stdout", "stderr"} <= set(row)
 

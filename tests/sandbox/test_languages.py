@@ -138,3 +138,29 @@ def test_run_many_yields_every_id_once(box) -> None:
     outcomes = list(box.run_many(samples))
     assert sorted(o.id for o in outcomes) == sorted(s.id for s in samples)
     assert {o.id for o in outcomes if o.passed} == {f"s{i}" for i in range(8) if i % 3}
+
+
+@pytest.mark.parametrize("compile_step", ["", "true"])
+def test_a_sandbox_that_cannot_be_set_up_is_a_sandbox_error(box, compile_step: str) -> None:
+    """A mount bwrap cannot make (here: a bind of a missing path) fails the run as sandbox_error, never a pass."""
+    from sandbox.languages import Recipe
+
+    unit = Recipe({"main.py": "pass\n"}, compile_step, ["/usr/bin/python3", "main.py"],
+                  binds=(("/nonexistent-syncode-path", "/opt/x"),))
+    outcome = box._execute("setup", "python", unit, box.level, 256)
+    assert outcome.status == "sandbox_error" and not outcome.passed, outcome
+    assert "bwrap" in outcome.stderr
+
+
+def test_jvm_at_its_heap_cap_is_memory_limit_even_when_caught() -> None:
+    from sandbox import SandboxSettings
+    from tests.sandbox.conftest import make_sandbox
+
+    small = make_sandbox(SandboxSettings(wall_timeout_s=60, memory_mb_by_language={"java": 384}))
+    need(small, "java")
+    program = ("public class Main {\n  public static void main(String[] a) {\n"
+               "    java.util.List<long[]> keep = new java.util.ArrayList<>();\n"
+               "    try { while (true) keep.add(new long[1 << 20]); }\n"
+               "    catch (OutOfMemoryError e) { keep = null; System.exit(0); }\n  }\n}\n")
+    outcome = small.run(Sample("jvm-oom", "java", program, ""))
+    assert outcome.status == "memory_limit", (outcome.reason, outcome.stdout, outcome.stderr)
