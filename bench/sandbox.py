@@ -4,7 +4,7 @@ A small Python program with its tests, and a small C++ one compiled and run (wit
 sample a little different, run `--parallelism` at a time by three runners in the same process on the same samples:
 
 - ours: sandbox.Sandbox (docs/sandbox.md: every namespace, a uid per slot, cgroup limits);
-- bare: a subprocess in a temp dir, no isolation at all (the ceiling);
+- bare: a subprocess in a temp dir on a tmpfs (/dev/shm, as ours works on its tmpfs), no isolation (the ceiling);
 - firejail (Debian): --noprofile --net=none --caps.drop=all --nonewprivs --seccomp --private=DIR --private-tmp
   --private-dev, the closest stock firejail gets to the same isolation.
 
@@ -39,6 +39,8 @@ from sandbox import Sample, Sandbox, SandboxSettings  # noqa: E402
 from sandbox.languages import CPP_FLAGS, joined  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
+# The peers work on a tmpfs too, as ours does (its /tmp), so that disk writes do not count against them.
+SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 FIREJAIL = shutil.which("firejail") or "/usr/bin/firejail"
 FIREJAIL_FLAGS = ["--quiet", "--noprofile", "--net=none", "--caps.drop=all", "--nonewprivs", "--seccomp",
                   "--private-tmp", "--private-dev"]
@@ -64,7 +66,7 @@ def run_ours(box: Sandbox, samples: list[Sample]) -> tuple[float, int]:
 
 def _plain(sample: Sample, pch_dir: str | None, wrap: list[str], home_arg: bool) -> bool:
     """Write the sample to a temp dir, compile if C++, run it under `wrap` (nothing, or firejail)."""
-    work = tempfile.mkdtemp(prefix="bench-sandbox-")
+    work = tempfile.mkdtemp(prefix="bench-sandbox-", dir=SCRATCH)
     try:
         if sample.language == "python":
             Path(work, "main.py").write_text(joined(sample.program, sample.tests))
@@ -73,12 +75,13 @@ def _plain(sample: Sample, pch_dir: str | None, wrap: list[str], home_arg: bool)
             Path(work, "main.cpp").write_text(joined(sample.program, sample.tests))
             pch = ["-I", pch_dir, "-include", "bits/stdc++.h"] if pch_dir else []
             compiled = subprocess.run(wrap_for(wrap, work, home_arg) + ["/usr/bin/g++", *CPP_FLAGS, *pch, "-o",
-                                      "prog", "main.cpp", "-lm"], cwd=work, capture_output=True, timeout=120)
+                                      "prog", "main.cpp", "-lm"], cwd=work, capture_output=True, timeout=120,
+                                      env={**os.environ, "TMPDIR": work})
             if compiled.returncode != 0:
                 return False
             command = ["./prog"]
         done = subprocess.run(wrap_for(wrap, work, home_arg) + command, cwd=work, capture_output=True, timeout=60,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env={**os.environ, "TMPDIR": work})
         return done.returncode == 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
