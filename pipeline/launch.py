@@ -13,6 +13,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import PipelineConfig, load_config, parse_override, to_dict
+from pipeline.dataflow_dry_run import dry_run_of, is_dry_run, report_dry_run
 from pipeline.dataset_card import write_dataset_card
 from pipeline.errors import EXIT_OK, EXIT_UNBALANCED, AccountingError, UsageError
 from pipeline.funnel import (
@@ -25,6 +26,7 @@ from pipeline.funnel import (
 )
 from pipeline.graph import JobGraph
 from pipeline.manifest import finalize_shards, write_manifest
+from pipeline.options import SyncodeOptions as SyncodeRunOptions
 
 _LOG = logging.getLogger("syncode")
 
@@ -38,7 +40,9 @@ def resolve_config(ns: argparse.Namespace) -> PipelineConfig:
     for flag, key in (("progress_interval_s", "progress_interval_s"), ("seeds_num_shards", "output.seeds_num_shards"),
                       ("pairs_num_shards", "output.pairs_num_shards"), ("dedup_threshold", "dedup.near.threshold"),
                       ("dedup_keep", "dedup.near.keep"), ("lid_model", "lang_id.model_path"),
-                      ("code_model", "code_classifier.model_path")):
+                      ("code_model", "code_classifier.model_path"),
+                      ("generation_accelerator", "resources.generation_accelerator"),
+                      ("audit_non_responses", "read.audit_non_responses")):
         value = getattr(ns, flag, None)
         if value is not None:
             overrides[key] = value
@@ -74,6 +78,9 @@ def run_graph(job: str, build: Callable[[beam.Pipeline], JobGraph], beam_argv: l
     graph = build(pipeline)
     _LOG.info("%s: running stages %s", job, " -> ".join(graph.stages))
     result = pipeline.run()
+    if is_dry_run(beam_argv):  # translated only: no counters, no shards, no manifest
+        report_dry_run(dry_run_of(job, result), options.view_as(SyncodeRunOptions).dry_run_dir)
+        return []
     result.wait_until_finish()
     funnel = funnel_from_counters(counters_from_result(result), graph.stages)
     outputs = {}
