@@ -101,7 +101,7 @@ def shared_server(spec: ServeSpec) -> str:
         url = server.wait_ready()
         tmp = port_path.with_suffix(".port.tmp")
         tmp.write_text(json.dumps({"url": url, "pid": server.pid, "host": socket.gethostname(),
-                                   "started_by": os.getpid(), "model": spec.model}))
+                                   "started_by": os.getpid(), "parent": os.getppid(), "model": spec.model}))
         tmp.replace(port_path)
         return url
     finally:
