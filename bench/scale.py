@@ -20,7 +20,7 @@ Usage: python bench/scale.py [--data DIR] [--sizes 1,4,16] [--smoke]
 Last line: RESULT rss_ratio_16x=... cpu_per_page_ratio_16x=... job_request_bytes_100k_paths=...
            job_request_bytes_100k_paths_create_peer=... peak_rss_mb_1x=... peak_rss_mb_16x=...
            cpu_ms_per_page_1x=... cpu_ms_per_page_16x=... pages_1x=... pages_16x=... seeds_shards_16x=...
-           dropped_shards_16x=...
+           dropped_shards_16x=... cpu_marginal_ratio_16x=...
 """
 
 from __future__ import annotations
@@ -245,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     rss_ratio = last["peak_rss"] / first["peak_rss"]
     # on a tiny input (--smoke) the 1x run's CPU is within the start-up noise: no ratio then, never a made-up one
     cpu_ratio = last["cpu_ms_per_page"] / first["cpu_ms_per_page"] if first["cpu_ms_per_page"] > 0 else float("nan")
+    # the marginal cost of a page between the two largest sizes over that between the two smallest: free of any
+    # start-up or warm-up cost, a check that a page costs the same however much input the job has
+    if len(sizes) >= 3:
+        lo = (rows[sizes[1]]["cpu_s"] - first["cpu_s"]) / max(1, rows[sizes[1]]["pages"] - first["pages"])
+        hi = (last["cpu_s"] - rows[sizes[-2]]["cpu_s"]) / max(1, last["pages"] - rows[sizes[-2]]["pages"])
+        marginal = hi / lo if lo > 0 else float("nan")
+    else:
+        marginal = float("nan")
     print(f"job request for 100,000 WARC paths: {ours:,} bytes (the peer graph with beam.Create: {peer:,} bytes)")
     print(f"goals: rss_ratio_16x {rss_ratio:.2f} (<= 1.25: {'met' if rss_ratio <= 1.25 else 'NOT met'}), "
           f"cpu_per_page_ratio_16x {cpu_ratio:.2f} (0.85..1.15: {'met' if 0.85 <= cpu_ratio <= 1.15 else 'NOT met'})")
@@ -254,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
           f"peak_rss_mb_1x={first['peak_rss'] / 2**20:.0f} peak_rss_mb_{tag}={last['peak_rss'] / 2**20:.0f} "
           f"cpu_ms_per_page_1x={first['cpu_ms_per_page']:.2f} cpu_ms_per_page_{tag}={last['cpu_ms_per_page']:.2f} "
           f"pages_1x={first['pages']} pages_{tag}={last['pages']} seeds_shards_{tag}={last['seeds_shards']} "
-          f"dropped_shards_{tag}={last['dropped_shards']}")
+          f"dropped_shards_{tag}={last['dropped_shards']} cpu_marginal_ratio_{tag}={marginal:.3f}")
     return 0
 
 
