@@ -98,11 +98,25 @@ def run_graph(job: str, build: Callable[[beam.Pipeline], JobGraph], beam_argv: l
     return funnel
 
 
+def check_accelerator_flags(config: PipelineConfig, beam_argv: list[str]) -> None:
+    """A job-wide accelerator (worker_accelerator, --resource_hint accelerator=) next to the generation steps' own
+    hint would put GPUs on every step, and Dataflow refuses the conflict: say so before anything runs."""
+    if not config.resources.generation_accelerator:
+        return
+    wide = [a for a in beam_argv if "worker_accelerator" in a or ("accelerator=" in a and "resource_hint" in a)]
+    at = [i for i, a in enumerate(beam_argv) if a in ("--resource_hint", "--resource_hints")]
+    wide += [beam_argv[i + 1] for i in at if i + 1 < len(beam_argv) and beam_argv[i + 1].startswith("accelerator")]
+    if wide:
+        raise UsageError(f"{wide[0]!r} applies to every step; with --generation_accelerator only the generation "
+                         "steps get a GPU: drop the job-wide accelerator (docs/dataflow.md)")
+
+
 def run_job(job: str, runner: JobRunner, ns: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run a job with its config; returns the process exit code (usage errors propagate to the CLI)."""
     if not ns.output:
         raise UsageError(f"{job} needs --output DIR")
     config = resolve_config(ns)
+    check_accelerator_flags(config, beam_argv)
     try:
         runner(ns, beam_argv, config)
     except AccountingError as exc:

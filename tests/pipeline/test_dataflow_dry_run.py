@@ -108,3 +108,12 @@ def test_a_loopback_endpoint_on_dataflow_is_a_usage_error(tmp_path, capsys):
     argv[argv.index("--input") + 1] = str(REPO / "sample" / "warc" / "*.warc.gz")
     assert main([*argv, "--dry_run"]) == 2
     assert "loopback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("wide", [["--dataflow_service_options=worker_accelerator=type:nvidia-l4;count:1"],
+                                  ["--resource_hint", "accelerator=type:nvidia-l4;count:1"]])
+def test_a_job_wide_accelerator_next_to_the_generation_hint_is_a_usage_error(wide, capsys):
+    argv = docs_command()
+    argv[argv.index("--input") + 1] = str(REPO / "sample" / "warc" / "*.warc.gz")
+    assert main([*argv, *wide, "--dry_run"]) == 2
+    assert "applies to every step" in capsys.readouterr().err
