@@ -12,7 +12,7 @@ VENV="${SYNCODE_VENV:-.venv}"
 PY="${PYTHON:-python3}"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[dev]"
+"$VENV/bin/python" -m pip install -q -e ".[dev,gcp]"  # gcp: the Dataflow dry-run test
 
 VLLM_VENV="${SYNCODE_VLLM_VENV:-.vllm-venv}"
 if [ "${SYNCODE_SKIP_VLLM:-0}" != 1 ]; then

@@ -1,6 +1,9 @@
 """Connected components of the verified duplicate edges, as Beam transforms: iterated large-star/small-star
 (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014). Each round is two GroupByKeys over
-edges only, so a worker holds one node's neighbourhood at a time: memory grows with edges, never with the corpus."""
+edges only, so a worker holds one node's neighbourhood at a time: memory grows with edges, never with the corpus.
+
+A Beam graph is fixed before it runs, so the rounds are laid out up to `max_rounds`; each round counts the nodes it
+changes, and once a round changes nothing its edges leave for the labelling and the later rounds carry no data."""
 
 from __future__ import annotations
 
@@ -28,6 +31,54 @@ def small_star(node: str, smaller: Iterable[str]) -> Iterator[tuple[str, str]]:
     for v in nbrs:
         if v != m:
             yield v, m
+
+
+CHANGES_TAG = "changes"
+
+
+class _LargeStarFn(beam.DoFn):
+    """large_star, and a count of 1 when it moved an edge: a node with larger neighbours that is not its
+    neighbourhood's minimum."""
+
+    def process(self, element):
+        node, neighbours = element
+        nbrs = set(neighbours)
+        m = min(min(nbrs), node)
+        moved = False
+        for v in nbrs:
+            if v > node:
+                moved = moved or m != node
+                yield v, m
+        if moved:
+            yield beam.pvalue.TaggedOutput(CHANGES_TAG, 1)
+
+
+class _SmallStarFn(beam.DoFn):
+    """small_star, and a count of 1 when it moved an edge: a node with more than one smaller neighbour."""
+
+    def process(self, element):
+        node, smaller = element
+        nbrs = set(smaller)
+        if len(nbrs) > 1:
+            yield beam.pvalue.TaggedOutput(CHANGES_TAG, 1)
+        yield from small_star(node, nbrs)
+
+
+class _CountRoundFn(beam.DoFn):
+    def __init__(self, stage: str):
+        self.stage = stage
+
+    def setup(self) -> None:
+        self.counters = StageCounters(self.stage)
+
+    def process(self, changes: int):
+        if changes:
+            self.counters.count("cc_rounds")  # rounds that changed something (the last one that did not is free)
+        yield changes
+
+
+def _still_changing(_edge, _n: int, changes: int) -> int:
+    return 0 if changes else 1
 
 
 def both_directions(edge: tuple[str, str]) -> Iterator[tuple[str, str]]:
@@ -78,15 +129,27 @@ class ConnectedComponents(beam.PTransform):
         self.stage = stage
 
     def expand(self, edges):
+        settled = []  # the edges of the round that changed nothing: final, and out of the later rounds
         for i in range(self.max_rounds):
-            edges = (edges
+            large = (edges
                      | f"LargeStarEmit{i}" >> beam.FlatMap(both_directions)
                      | f"LargeStarGroup{i}" >> beam.GroupByKey()
-                     | f"LargeStar{i}" >> beam.FlatMapTuple(large_star)
+                     | f"LargeStar{i}" >> beam.ParDo(_LargeStarFn()).with_outputs(CHANGES_TAG, main="edges"))
+            small = (large["edges"]
                      | f"SmallStarOrient{i}" >> beam.Map(larger_first)
                      | f"SmallStarGroup{i}" >> beam.GroupByKey()
-                     | f"SmallStar{i}" >> beam.FlatMapTuple(small_star))
-        return (edges
+                     | f"SmallStar{i}" >> beam.ParDo(_SmallStarFn()).with_outputs(CHANGES_TAG, main="edges"))
+            changes = ((large[CHANGES_TAG], small[CHANGES_TAG]) | f"Changes{i}" >> beam.Flatten()
+                       | f"CountChanges{i}" >> beam.CombineGlobally(sum)
+                       | f"CountRound{i}" >> beam.ParDo(_CountRoundFn(self.stage)))
+            if i == self.max_rounds - 1:
+                edges = small["edges"]
+                break
+            going, done = small["edges"] | f"Converged{i}" >> beam.Partition(
+                _still_changing, 2, changes=beam.pvalue.AsSingleton(changes))
+            settled.append(done)
+            edges = going
+        return ((*settled, edges) | "FinalEdges" >> beam.Flatten()
                 | "Roles" >> beam.FlatMap(_roles)
                 | "GroupRoles" >> beam.GroupByKey()
                 | "Label" >> beam.ParDo(_LabelFn(self.stage)))

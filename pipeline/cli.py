@@ -50,9 +50,10 @@ def _run_dedup(ns: argparse.Namespace, beam_argv: list[str], config: PipelineCon
 
 def _run_all(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) -> list[StageCounts]:
     """Seeds, then synth on what seeds wrote when an LLM is given; without one, the synth command to run next."""
-    from pipeline.llm_roles import has_llm, synth_instructions
+    from pipeline.llm_roles import check_remote_endpoints, has_llm, synth_instructions
 
     llm = has_llm(ns, config)  # before seeds: a half-configured LLM is an error to see now, not after the crawl
+    check_remote_endpoints(ns, config, beam_argv)
     funnel = _run_seeds(ns, beam_argv, config)
     if not llm:
         print("synth: skipped, no LLM was given (--llm_endpoint or --serve_model).\n"
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    argv = ["--dry_run=True" if a == "--dry_run" else a for a in argv]  # Beam's flag takes a value; ours need not
     parser = build_parser()
     ns, rest = parser.parse_known_args(argv)
     configure_logging(ns.log_level)

@@ -48,7 +48,14 @@ class DedupConfig:
     exact: bool = True
     near: NearDedupConfig = field(default_factory=NearDedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
-    clusters_num_shards: int = 1
+    clusters_num_shards: int = 0  # 0: by output.target_shard_bytes / target_shard_rows
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """Per-step resource hints for distributed runners: only the steps named here get them."""
+
+    generation_accelerator: str = ""  # e.g. "type:nvidia-l4;count:1;install-nvidia-driver": the LLM steps only
 
 
 @dataclass(frozen=True)
@@ -68,11 +75,14 @@ class PipelineConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """Turn a YAML value into the annotated type, or say which key is wrong."""
     origin = typing.get_origin(hint)
+    if hint is Any:  # set by the launcher, not by YAML (LLMRoleConfig.serve)
+        return value
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")

@@ -6,10 +6,10 @@ import argparse
 
 import apache_beam as beam
 import pyarrow.parquet as pq
+from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
 from dedup.records import CLUSTER_SCHEMA, SEED_VIEW, TEXT_DOC_SCHEMA, DocView
-from ledger.files import file_paths
 from ledger.records import SEED_SCHEMA, Seed, seed_from_row
 from pipeline.config import PipelineConfig
 from pipeline.errors import UsageError
@@ -22,37 +22,54 @@ from transforms.stage import DROPPED_TAG, KEPT_TAG
 TEXT_VIEW = DocView(text=("text",), score="score", date="date")
 
 
-def _matches(pattern: str) -> list[str]:
+PARQUET_SUFFIXES = (".parquet",)
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
+CHECK_MATCHES = 1000  # files looked at per pattern at launch; the workers match the patterns in full
+
+
+def input_pattern(pattern: str) -> str:
     """A directory reads as everything in it; a file name or glob as itself."""
     if not any(ch in pattern for ch in "*?[") and not pattern.endswith((".parquet", ".jsonl", ".gz", ".json")):
         pattern = pattern.rstrip("/") + "/*"
-    return file_paths(pattern)
+    return pattern
+
+
+def _first_matches(pattern: str) -> list[str]:
+    return sorted(m.path for r in FileSystems.match([pattern], limits=[CHECK_MATCHES]) for m in r.metadata_list)
 
 
 def input_kind(paths: list[str]) -> tuple[str, list[str]]:
-    """'seeds' (Parquet with every Seed column), 'parquet' (id and text) or 'jsonl', and the files matched."""
-    files = [f for p in paths for f in _matches(p)]
+    """'seeds' (Parquet with every Seed column), 'parquet' (id and text) or 'jsonl', and the patterns to read.
+
+    The check at launch looks at the first files each pattern matches; the graph holds the patterns only, and the
+    workers match them when the job runs."""
+    patterns = [input_pattern(p) for p in paths]
+    files = [f for p in patterns for f in _first_matches(p)]
     if not files:
         raise UsageError(f"dedup: no input files match {', '.join(paths)}")
-    parquet = [f for f in files if f.endswith(".parquet")]
-    jsonl = [f for f in files if f.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz"))]
+    parquet = [f for f in files if f.endswith(PARQUET_SUFFIXES)]
+    jsonl = [f for f in files if f.endswith(JSONL_SUFFIXES)]
     if parquet and jsonl or len(parquet) + len(jsonl) != len(files):
         raise UsageError("dedup: --input must be all Parquet or all JSONL (.jsonl, .jsonl.gz); got "
                          + ", ".join(files[:5]))
     if jsonl:
-        return "jsonl", jsonl
+        return "jsonl", patterns
     with FileSystems.open(parquet[0]) as fh:
         columns = set(pq.ParquetFile(fh).schema_arrow.names)
     if set(Seed._fields) <= columns:
-        return "seeds", parquet
+        return "seeds", patterns
     if {"id", "text"} <= columns:
-        return "parquet", parquet
+        return "parquet", patterns
     raise UsageError(f"dedup: {parquet[0]} has neither the seed columns nor `id` and `text`")
 
 
-def read_docs(p: beam.Pipeline, kind: str, files: list[str], interval: float):
-    """The input as typed records plus the ReadDocs drops (JSONL lines without id or text)."""
-    pattern = p | "InputFiles" >> beam.Create(files)
+def read_docs(p: beam.Pipeline, kind: str, patterns: list[str], interval: float):
+    """The input as typed records plus the ReadDocs drops (JSONL lines without id or text); the patterns are
+    matched on the workers, and only files of the input's kind are read."""
+    suffixes = JSONL_SUFFIXES if kind == "jsonl" else PARQUET_SUFFIXES
+    pattern = (p | "InputPatterns" >> beam.Create(patterns) | "MatchInputs" >> fileio.MatchAll()
+               | "InputFiles" >> beam.Map(lambda m: m.path)
+               | "OfTheKind" >> beam.Filter(lambda path, s: path.endswith(s), suffixes))
     if kind == "seeds":
         docs = (pattern | "ReadParquet" >> beam.io.ReadAllFromParquet(columns=list(Seed._fields))
                 | "ToSeed" >> beam.Map(seed_from_row))

@@ -63,8 +63,8 @@ def write_dropped(dropped: list, output: str, job: str, config: PipelineConfig) 
     """Every dropped record, with stage and reason, to OUT/dropped/JOB for audit; details are scrubbed of secrets."""
     if not config.output.write_dropped or not dropped:
         return
-    writer = WriteParquetShards(f"{output}/dropped/{job}", DROPPED_SCHEMA, 1, prefix="dropped",
-                                shard_key=lambda d: f"{d.stage}/{d.id}")
+    writer = shard_writer(f"{output}/dropped/{job}", DROPPED_SCHEMA, 0, config, prefix="dropped",
+                          shard_key=lambda d: f"{d.stage}/{d.id}")  # sharded by the target size, never one shard
     (tuple(dropped) | f"{job}Drops" >> beam.Flatten() | f"Scrub{job.title()}Drops" >> beam.Map(scrub_dropped,
                                                                                                  config.scrub)
      | f"Write{job.title()}Drops" >> writer)

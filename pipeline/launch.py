@@ -13,6 +13,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import PipelineConfig, load_config, parse_override, to_dict
+from pipeline.dataflow_dry_run import dry_run_of, is_dry_run, report_dry_run
 from pipeline.dataset_card import write_dataset_card
 from pipeline.errors import EXIT_OK, EXIT_UNBALANCED, AccountingError, UsageError
 from pipeline.funnel import (
@@ -25,6 +26,7 @@ from pipeline.funnel import (
 )
 from pipeline.graph import JobGraph
 from pipeline.manifest import finalize_shards, write_manifest
+from pipeline.options import SyncodeOptions as SyncodeRunOptions
 
 _LOG = logging.getLogger("syncode")
 
@@ -38,7 +40,9 @@ def resolve_config(ns: argparse.Namespace) -> PipelineConfig:
     for flag, key in (("progress_interval_s", "progress_interval_s"), ("seeds_num_shards", "output.seeds_num_shards"),
                       ("pairs_num_shards", "output.pairs_num_shards"), ("dedup_threshold", "dedup.near.threshold"),
                       ("dedup_keep", "dedup.near.keep"), ("lid_model", "lang_id.model_path"),
-                      ("code_model", "code_classifier.model_path")):
+                      ("code_model", "code_classifier.model_path"),
+                      ("generation_accelerator", "resources.generation_accelerator"),
+                      ("audit_non_responses", "read.audit_non_responses")):
         value = getattr(ns, flag, None)
         if value is not None:
             overrides[key] = value
@@ -74,6 +78,9 @@ def run_graph(job: str, build: Callable[[beam.Pipeline], JobGraph], beam_argv: l
     graph = build(pipeline)
     _LOG.info("%s: running stages %s", job, " -> ".join(graph.stages))
     result = pipeline.run()
+    if is_dry_run(beam_argv):  # translated only: no counters, no shards, no manifest
+        report_dry_run(dry_run_of(job, result), options.view_as(SyncodeRunOptions).dry_run_dir)
+        return []
     result.wait_until_finish()
     funnel = funnel_from_counters(counters_from_result(result), graph.stages)
     outputs = {}
@@ -91,11 +98,25 @@ def run_graph(job: str, build: Callable[[beam.Pipeline], JobGraph], beam_argv: l
     return funnel
 
 
+def check_accelerator_flags(config: PipelineConfig, beam_argv: list[str]) -> None:
+    """A job-wide accelerator (worker_accelerator, --resource_hint accelerator=) next to the generation steps' own
+    hint would put GPUs on every step, and Dataflow refuses the conflict: say so before anything runs."""
+    if not config.resources.generation_accelerator:
+        return
+    wide = [a for a in beam_argv if "worker_accelerator" in a or ("accelerator=" in a and "resource_hint" in a)]
+    at = [i for i, a in enumerate(beam_argv) if a in ("--resource_hint", "--resource_hints")]
+    wide += [beam_argv[i + 1] for i in at if i + 1 < len(beam_argv) and beam_argv[i + 1].startswith("accelerator")]
+    if wide:
+        raise UsageError(f"{wide[0]!r} applies to every step; with --generation_accelerator only the generation "
+                         "steps get a GPU: drop the job-wide accelerator (docs/dataflow.md)")
+
+
 def run_job(job: str, runner: JobRunner, ns: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run a job with its config; returns the process exit code (usage errors propagate to the CLI)."""
     if not ns.output:
         raise UsageError(f"{job} needs --output DIR")
     config = resolve_config(ns)
+    check_accelerator_flags(config, beam_argv)
     try:
         runner(ns, beam_argv, config)
     except AccountingError as exc:

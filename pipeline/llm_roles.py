@@ -6,8 +6,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import ipaddress
+import logging
+import os
+import re
 import shlex
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterator
+
+from apache_beam.options.pipeline_options import (
+    DebugOptions,
+    DirectOptions,
+    PipelineOptions,
+    StandardOptions,
+    WorkerOptions,
+)
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import UsageError
@@ -15,6 +28,11 @@ from pipeline.options import pipeline_command
 from pipeline.vllm_server import ServerError, VLLMServer
 from transforms.generate import RolesConfig
 from transforms.llm_client import LLMRoleConfig, resolve_model
+from transforms.worker_server import ServeSpec
+
+_LOG = logging.getLogger("syncode")
+# runners whose workers run on this machine, so a server the launcher starts on 127.0.0.1 is theirs too
+LOCAL_RUNNERS = frozenset({"", "FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"})
 
 
 def synth_instructions(output: str) -> str:
@@ -112,3 +130,123 @@ def llm_endpoints(ns: argparse.Namespace):
             server.__exit__(None, None, None)
     else:
         yield list(ns.llm_endpoint)
+
+
+def runner_name(beam_argv: list[str]) -> str:
+    """The runner the flags name, as its class name ('' when none is named)."""
+    runner = PipelineOptions(beam_argv).view_as(StandardOptions).runner or ""
+    return str(runner).rsplit(".", 1)[-1]
+
+
+def is_local_runner(beam_argv: list[str]) -> bool:
+    """Whether the workers run in this machine's processes (the local default), sharing its 127.0.0.1."""
+    return runner_name(beam_argv) in LOCAL_RUNNERS
+
+
+def is_loopback(url: str) -> bool:
+    """A URL whose host is this machine only: localhost, 127.0.0.0/8, ::1, 0.0.0.0."""
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def check_remote_endpoints(ns: argparse.Namespace, config: PipelineConfig, beam_argv: list[str]) -> None:
+    """On the DataflowRunner a loopback endpoint is each worker's own 127.0.0.1, where nothing listens: every
+    request would end as a connection_error dead letter. Say so now (exit 2)."""
+    if "Dataflow" not in runner_name(beam_argv):
+        return
+    configured = [url for _key, role in _used_roles(config, USED_ROLES) for url in role.endpoints]
+    bad = [url for url in [*ns.llm_endpoint, *configured] if is_loopback(url)]
+    if bad:
+        raise UsageError(f"--llm_endpoint {bad[0]} is a loopback address: on the DataflowRunner each worker's "
+                         "127.0.0.1 is the worker itself, where no server runs. Pass an address the workers can "
+                         "reach, or --serve_model MODEL to start vLLM on every worker")
+
+
+def served_name(spec: ServeSpec) -> str:
+    """The model name the server answers to: --served-model-name in the vLLM arguments, else the model."""
+    args = shlex.split(spec.extra_args)
+    for i, arg in enumerate(args):
+        if arg == "--served-model-name" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--served-model-name="):
+            return arg.split("=", 1)[1]
+    return spec.model
+
+
+def with_worker_serve(config: PipelineConfig, spec: ServeSpec) -> PipelineConfig:
+    """Every role without endpoints is served by each worker's own vLLM (started in the DoFn's setup)."""
+    def fill(_where: str, roles: RolesConfig) -> RolesConfig:
+        return dataclasses.replace(roles, **{f.name: dataclasses.replace(
+            getattr(roles, f.name), serve=spec, model=getattr(roles, f.name).model or served_name(spec))
+            for f in dataclasses.fields(roles) if not getattr(roles, f.name).endpoints})
+    return _map_roles(config, fill)
+
+
+_VCPUS = re.compile(r"-(\d+)(?:-|$)")
+
+
+def sdk_processes_per_worker(beam_argv: list[str]) -> int:
+    """SDK processes on one worker: 1 with no_use_multiple_sdk_containers, else one per vCPU of the machine type
+    (Dataflow's default); locally, the FnApiRunner's worker processes."""
+    options = PipelineOptions(beam_argv)
+    if is_local_runner(beam_argv):
+        n = int(options.view_as(DirectOptions).direct_num_workers or 0)
+        return n if n > 0 else os.cpu_count() or 1
+    if "no_use_multiple_sdk_containers" in (options.view_as(DebugOptions).experiments or []):
+        return 1
+    match = _VCPUS.search(options.view_as(WorkerOptions).machine_type or "")
+    return int(match.group(1)) if match else 1
+
+
+def worker_count(beam_argv: list[str]) -> int:
+    """The most workers the job may run on: --max_num_workers, else --num_workers, else 1 (local)."""
+    worker = PipelineOptions(beam_argv).view_as(WorkerOptions)
+    return max(1, int(worker.max_num_workers or worker.num_workers or 1))
+
+
+def inflight_share(total: int, clients: int) -> int:
+    """One process's share of an endpoint's bound: `clients` processes together keep at most `total` in flight."""
+    return max(1, total // max(1, clients))
+
+
+def with_inflight_bound(config: PipelineConfig, total: int | None, beam_argv: list[str]) -> PipelineConfig:
+    """Split --max_inflight_per_endpoint over the processes that share each endpoint: all processes of all workers
+    for a shared fleet, the processes of one VM for its own server (--serve_model on a distributed runner)."""
+    if not total:
+        return config
+    processes = sdk_processes_per_worker(beam_argv)
+    workers = 1 if is_local_runner(beam_argv) else worker_count(beam_argv)
+
+    def bound(where: str, roles: RolesConfig) -> RolesConfig:
+        filled = {}
+        for f in dataclasses.fields(roles):
+            role = getattr(roles, f.name)
+            clients = processes if role.serve is not None else processes * workers
+            filled[f.name] = dataclasses.replace(role, max_in_flight_per_endpoint=inflight_share(total, clients))
+        return dataclasses.replace(roles, **filled)
+    share = inflight_share(total, processes * workers)
+    _LOG.info("at most %d requests in flight per endpoint: %d per process over %d worker(s) x %d process(es)",
+              total, share, workers, processes)
+    return _map_roles(config, bound)
+
+
+@contextlib.contextmanager
+def llm_config(ns: argparse.Namespace, config: PipelineConfig, beam_argv: list[str]) -> Iterator[PipelineConfig]:
+    """The config with every used role's endpoints and model fixed: the flags' endpoints, a server the launcher
+    starts for --serve_model on a local runner, or one vLLM per worker VM on any other runner."""
+    check_remote_endpoints(ns, config, beam_argv)
+    total = getattr(ns, "max_inflight_per_endpoint", None)
+    if ns.serve_model and not is_local_runner(beam_argv):
+        spec = ServeSpec(ns.serve_model, ns.vllm_python, ns.vllm_args, ready_timeout_s=ns.serve_timeout_s)
+        _LOG.info("--serve_model on %s: every worker starts its own vLLM for %s in the generation steps' setup",
+                  runner_name(beam_argv), ns.serve_model)
+        yield with_inflight_bound(with_models(with_worker_serve(config, spec), used_roles(config)), total, beam_argv)
+        return
+    with llm_endpoints(ns) as endpoints:
+        yield with_inflight_bound(with_models(with_endpoints(config, endpoints), used_roles(config)), total, beam_argv)

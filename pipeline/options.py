@@ -53,6 +53,9 @@ class SyncodeOptions(PipelineOptions):
         parser.add_argument("--only_shards", default=None, metavar="I,J,...",
                             help="Regenerate only these output shards (0-based, comma-separated), leaving the others "
                             "byte-identical. Needs a fixed shard count (output.*_num_shards > 0).")
+        parser.add_argument("--dry_run_dir", default=None, metavar="DIR",
+                            help="With --runner DataflowRunner --dry_run: write each job's translated request "
+                            "(JOB.job.json) and pipeline proto (JOB.pipeline.pb) here; nothing is submitted.")
 
 
 class SeedsOptions(PipelineOptions):
@@ -65,6 +68,9 @@ class SeedsOptions(PipelineOptions):
                             "listing. Repeatable, or comma-separated.")
         parser.add_argument("--cc_base_url", default="https://data.commoncrawl.org/",
                             help="Base URL for the relative paths in a warc.paths.gz listing.")
+        parser.add_argument("--audit_non_responses", action="store_true", default=None,
+                            help="Write an audit row to OUT/dropped for every request and metadata record too "
+                            "(config: read.audit_non_responses). They are always counted as not_response.")
         parser.add_argument("--seeds_num_shards", type=int, default=None,
                             help="Parquet shards for OUTPUT/seeds (config: output.seeds_num_shards).")
         parser.add_argument("--lid_model", default=None,
@@ -96,6 +102,14 @@ class SynthOptions(PipelineOptions):
                             help="Seconds to wait for the vLLM server of --serve_model to answer before failing.")
         parser.add_argument("--vllm_args", default="",
                             help="Extra arguments for the vLLM server started by --serve_model, as one string.")
+        parser.add_argument("--max_inflight_per_endpoint", type=int, default=None,
+                            help="Requests in flight to one LLM endpoint from the whole job; each process gets an "
+                            "equal share (this / (workers x SDK processes per worker); per VM with --serve_model on "
+                            "a distributed runner). Default: only each role's max_in_flight per DoFn instance.")
+        parser.add_argument("--generation_accelerator", default=None, metavar="HINT",
+                            help="Beam accelerator resource hint for the generation steps only, e.g. "
+                            "'type:nvidia-l4;count:1;install-nvidia-driver' (config: synth.accelerator). Do not "
+                            "pass --worker_accelerator or --resource_hint with it: those apply to every step.")
         parser.add_argument("--pairs_num_shards", type=int, default=None,
                             help="Parquet shards for OUTPUT/data (config: output.pairs_num_shards).")
         parser.add_argument("--verify", dest="verify", action="store_true", default=None,

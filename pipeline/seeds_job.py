@@ -28,7 +28,7 @@ from transforms.quality import Quality
 from transforms.read_warc import ReadWarc
 from transforms.scrub import Scrub
 from transforms.stage import DROPPED_TAG, KEPT_TAG
-from transforms.warc_inputs import resolve_inputs
+from transforms.warc_inputs import CC_BASE_URL, WarcFiles, check_inputs
 
 _LOG = logging.getLogger("syncode")
 
@@ -38,9 +38,10 @@ STAGES = ["ReadWarc", "FirstPass", "CodeClassifier", "ExtractCodePage", "LangId"
           "Balance", "WriteSeeds"]
 
 
-def build_seeds(p: beam.Pipeline, files: list[str], config: PipelineConfig, output: str,
-                only_shards: list[int] | None = None) -> JobGraph:
-    """WARC files to seed Parquet through the cascade. Each step is `label >> stage`, and its drops join `dropped`."""
+def build_seeds(p: beam.Pipeline, inputs: list[str], config: PipelineConfig, output: str,
+                only_shards: list[int] | None = None, base_url: str = CC_BASE_URL) -> JobGraph:
+    """WARC inputs (paths, globs, listings: expanded on the workers) to seed Parquet through the cascade. Each step
+    is `label >> stage`, and its drops join `dropped`."""
     interval = config.progress_interval_s
     dropped = []
 
@@ -49,9 +50,11 @@ def build_seeds(p: beam.Pipeline, files: list[str], config: PipelineConfig, outp
         dropped.append(out[DROPPED_TAG])
         return out[KEPT_TAG]
 
-    pages = link(p | "WarcFiles" >> beam.Create(files), "ReadWarc", ReadWarc(config.read, interval))
+    pages = link(p | "WarcFiles" >> WarcFiles(inputs, base_url), "ReadWarc", ReadWarc(config.read, interval))
     screened = link(pages, "FirstPass", FirstPass(config.first_pass, interval))
     screened = link(screened, "CodeClassifier", CodeClassifier(config.code_classifier, interval))
+    # the cheap steps run where the file is read; only the ~5% they keep is spread over the workers for extraction
+    screened = screened | "SpreadCodePages" >> beam.Reshuffle()
     seeds = link(screened, "ExtractCodePage", ExtractCodePage(config.extract, interval))
     seeds = link(seeds, "LangId", LangId(config.lang_id, interval))
     seeds = link(seeds, "Quality", Quality(config.quality, interval))
@@ -82,8 +85,9 @@ def run(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) ->
     """`python -m pipeline seeds --input WARCS --output OUT`: the WARC files resolved, the graph run; its funnel."""
     if not ns.input:
         raise UsageError("seeds needs --input: WARC paths, globs, or a Common Crawl warc.paths.gz listing")
-    files = resolve_inputs(ns.input, ns.cc_base_url)
-    _LOG.info("seeds: %d WARC file(s)", len(files))
+    pieces = check_inputs(ns.input, ns.cc_base_url)
+    _LOG.info("seeds: %d input(s), expanded into WARC files on the workers: %s", len(pieces),
+              ", ".join(pieces[:5]) + (" ..." if len(pieces) > 5 else ""))
     only = parse_only_shards(ns.only_shards, config.output.seeds_num_shards)
-    return run_graph("seeds", lambda p: build_seeds(p, files, config, ns.output, only), beam_argv, config,
-                     ns.output, only)
+    return run_graph("seeds", lambda p: build_seeds(p, pieces, config, ns.output, only, ns.cc_base_url), beam_argv,
+                     config, ns.output, only)

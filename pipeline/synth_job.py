@@ -13,19 +13,12 @@ from ledger.files import file_paths
 from ledger.ids import unit_hash
 from ledger.records import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, PREFERENCE_SCHEMA, Question
 from pipeline.config import PipelineConfig
+from pipeline.dataflow_dry_run import is_dry_run
 from pipeline.errors import UsageError
 from pipeline.funnel import StageCounts
 from pipeline.graph import JobGraph, add_dedup_stages, count_as, shard_writer, write_dropped
 from pipeline.launch import parse_only_shards, run_graph
-from pipeline.llm_roles import (
-    generation_summary,
-    has_llm,
-    llm_endpoints,
-    synth_instructions,
-    used_roles,
-    with_endpoints,
-    with_models,
-)
+from pipeline.llm_roles import generation_summary, has_llm, llm_config, synth_instructions, used_roles
 from transforms.generate import (
     DEAD_LETTER_TAG,
     GenerateQuestions,
@@ -37,7 +30,7 @@ from transforms.generate import (
 from transforms.read_seeds import ReadSeeds
 from transforms.stage import DROPPED_TAG, KEPT_TAG, Stage, StageDoFn
 from transforms.verify import Verify
-from transforms.write_parquet import WriteParquetShards, shard_of
+from transforms.write_parquet import shard_of
 
 TOKEN_COLUMNS = ("question_prompt_tokens", "question_completion_tokens", "response_prompt_tokens",
                  "response_completion_tokens")
@@ -97,6 +90,13 @@ class OnlyShards(Stage):
         super().__init__(OnlyShardsFn(num_shards, frozenset(only_shards), progress_interval_s))
 
 
+def on_accelerator(stage: beam.PTransform, config: PipelineConfig) -> beam.PTransform:
+    """The configured accelerator hint on a generation step, and on nothing else (Dataflow then runs only these
+    steps on GPU workers)."""
+    hint = config.resources.generation_accelerator
+    return stage.with_resource_hints(accelerator=hint) if hint else stage
+
+
 def _respond_and_write(questions, synth: SynthConfig, tier: str, cache_root: str | None, output: str,
                        config: PipelineConfig, only_shards: list[int] | None, dead: list, dropped: list
                        ) -> tuple[list[str], bool]:
@@ -105,7 +105,8 @@ def _respond_and_write(questions, synth: SynthConfig, tier: str, cache_root: str
     interval, sfx = config.progress_interval_s, _suffix(tier)
     names = [f"GenerateResponses{sfx}"]
     samples = questions | f"ExpandSamples{sfx}" >> beam.FlatMap(expand_samples, synth.samples_per_question)
-    pairs = samples | names[0] >> GenerateResponses(synth, cache_root, interval, stage=names[0])
+    pairs = samples | names[0] >> on_accelerator(GenerateResponses(synth, cache_root, interval, stage=names[0]),
+                                                 config)
     prefix = "train" if tier == STANDARD_TIER else tier
     writer = shard_writer(f"{output}/data", PAIR_SCHEMA, config.output.pairs_num_shards, config,
                           shard_key=lambda pair: pair.seed_id, only_shards=only_shards, token_columns=TOKEN_COLUMNS,
@@ -118,7 +119,8 @@ def _respond_and_write(questions, synth: SynthConfig, tier: str, cache_root: str
     verified = synth.verify.enabled
     if verified:
         verify = Verify(synth.verify, synth.roles.tests, synth.roles.judge, cache_root, synth.cache_flush_entries,
-                        synth.cache_flush_interval_s, interval, suffix=sfx)
+                        synth.cache_flush_interval_s, interval, suffix=sfx,
+                        accelerator=config.resources.generation_accelerator)
         out = {"questions": questions, "pairs": kept} | f"Verify{sfx}" >> verify
         names += verify.stages
         kept = out["chosen"]
@@ -156,7 +158,7 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
     seed_parts = _split_tiers("SplitTiers", seeds, lambda s: s.id, tiers)
     for tier, part, tsynth in zip(tier_names, seed_parts, tier_synth, strict=True):
         name = f"GenerateQuestions{_suffix(tier)}"
-        questions = part | name >> GenerateQuestions(tsynth, cache_root, interval, stage=name)
+        questions = part | name >> on_accelerator(GenerateQuestions(tsynth, cache_root, interval, stage=name), config)
         question_sets.append(questions[KEPT_TAG])
         dead.append(questions[DEAD_LETTER_TAG])
         dropped.append(questions[DROPPED_TAG])
@@ -183,8 +185,8 @@ def build_synth(p: beam.Pipeline, seeds_glob: str, config: PipelineConfig, outpu
             outputs[f"preference{name}"] = f"{output}/preference"
             prefixes[f"preference{name}"] = "train" if tier == STANDARD_TIER else tier
     write_dropped(dropped, output, "synth", config)
-    dead_letters = WriteParquetShards(f"{output}/dead_letter/synth", DEAD_LETTER_SCHEMA, 1, prefix="dead_letter",
-                                      shard_key=lambda d: f"{d.stage}/{d.id}")
+    dead_letters = shard_writer(f"{output}/dead_letter/synth", DEAD_LETTER_SCHEMA, 0, config, prefix="dead_letter",
+                                shard_key=lambda d: f"{d.stage}/{d.id}")  # by the target size, never one shard
     tuple(dead) | "DeadLetters" >> beam.Flatten() | "WriteDeadLetters" >> dead_letters
     # GenerateResponses reads N samples per kept question, and tiers split the flow: check the one-to-one hand-offs
     # (verification turns N responses into one row, so its writers are checked by the funnel of each of its stages).
@@ -211,10 +213,9 @@ def run(ns: argparse.Namespace, beam_argv: list[str], config: PipelineConfig) ->
     if not has_llm(ns, config, used_roles(config)):
         raise UsageError(synth_instructions(ns.output))
     glob = seeds_glob(ns)
-    if not file_paths(glob):
+    if not is_dry_run(beam_argv) and not file_paths(glob):  # a dry run of `all` translates before seeds exist
         raise UsageError(f"no seed shards match {glob}: run the seeds job first, or pass --seeds")
     only = parse_only_shards(ns.only_shards, config.output.pairs_num_shards)
-    with llm_endpoints(ns) as endpoints:
-        config = with_models(with_endpoints(config, endpoints), used_roles(config))
+    with llm_config(ns, config, beam_argv) as config:
         return run_graph("synth", lambda p: build_synth(p, glob, config, ns.output, only), beam_argv,
                          config, ns.output, only, extra={"generation": generation_summary(config)})

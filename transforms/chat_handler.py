@@ -21,6 +21,7 @@ from transforms.generation_cache import CacheWriter, LookupCache, cache_key
 from transforms.inflight import InFlight, RequestLoop, in_window
 from transforms.llm_client import ChatFailure, ChatResult, EndpointPool, LLMRoleConfig, resolve_model
 from transforms.stage import Stage, StageDoFn
+from transforms.worker_server import with_worker_server
 
 DEAD_LETTER_TAG = "dead_letter"
 
@@ -165,6 +166,7 @@ class ChatFn(StageDoFn):
     # the one place where a worker obtains its endpoints and opens its cache
     def setup(self) -> None:
         super().setup()
+        self.role = with_worker_server(self.role)  # --serve_model on a distributed runner: this VM's own server
         self.model = resolve_model(self.role)
         self.loop = RequestLoop()
         self.pool = self.loop.run(self._make_pool)

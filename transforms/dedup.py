@@ -11,7 +11,7 @@ import numpy as np
 from apache_beam import pvalue
 
 from dedup.components import ConnectedComponents
-from dedup.keep import KEEP_RULES, PER_COMPONENT, choose_kept
+from dedup.keep import KEEP_RULES, PER_COMPONENT, choose_kept, keep_order
 from dedup.minhash import SignatureMaker, bucket_pairs, lsh_params
 from dedup.records import ClusterRow, DedupDoc, DocView
 from dedup.text import jaccard, text_hash
@@ -37,7 +37,10 @@ class NearDedupConfig:
     keep: str = "longest"
     per_component: str = "cover"
     max_bucket_size: int = 64
-    cc_max_rounds: int = 8
+    cc_max_rounds: int = 8  # an upper bound: rounds after the one that changed nothing carry no data
+    # a component with more members is decided by a distributed step (the `one` rule as a combine) instead of one
+    # worker's greedy cover: a giant template cluster would otherwise land on a single key
+    max_component_size: int = 10_000
 
 
 # ---------------------------------------------------------------- exact
@@ -87,7 +90,8 @@ class ExactDedup(Stage):
 
 
 class _SignFn(StageDoFn):
-    """A batch of DedupDocs in; (band, bucket) -> id keys out, plus each document's shingle set and keep-rule stats."""
+    """A batch of DedupDocs in; (band, bucket) -> id keys out. Shingle sets are not shuffled here: only the documents
+    that share a bucket with another get theirs, later (_PairedFn)."""
 
     def __init__(self, config: NearDedupConfig, stage: str):
         super().__init__(stage)
@@ -104,10 +108,51 @@ class _SignFn(StageDoFn):
         signed = [(doc, s) for doc, s in zip(batch, shingles, strict=True) if len(s)]
         if len(signed) < len(batch):
             self.counters.count("no_words", len(batch) - len(signed))
-        for (doc, s), sig in zip(signed, self.maker.signatures(s for _, s in signed), strict=True):
+        for (doc, _s), sig in zip(signed, self.maker.signatures(s for _, s in signed), strict=True):
             for key in self.maker.band_keys(sig):
                 yield key, doc.id
-            yield pvalue.TaggedOutput("shingles", (doc.id, (s.tobytes(), len(doc.text), doc.score, doc.date)))
+
+
+PAIRED_TAG = "paired"
+SHINGLES_TAG = "shingles"
+
+
+class _PairedFn(StageDoFn):
+    """Records joined by id with their candidate-pair marks. A record in no candidate pair is decided here (kept,
+    or a duplicate id) and never shuffled again; a paired one goes on with its shingle set to the pair checks."""
+
+    outputs = (CLUSTERS_TAG, PAIRED_TAG, SHINGLES_TAG)
+
+    def __init__(self, config: NearDedupConfig, view: DocView, stage: str, progress_interval_s: float):
+        super().__init__(stage, progress_interval_s)
+        self.config, self.view = config, view
+
+    def setup(self) -> None:
+        super().setup()
+        c = self.config
+        self.maker = SignatureMaker(lsh_params(c.threshold, c.num_perm, c.bands, c.rows, c.min_candidate_recall),
+                                    c.ngram, c.seed)
+        self.apply = _ApplyFn(self.stage)
+        self.apply.counters = self.counters
+
+    def process(self, element):
+        doc_id, joined = element
+        records = joined["record"]
+        if not joined["paired"] or not records:
+            yield from self.apply.process((doc_id, {"record": records, "decision": []}))
+            return
+        self.counters.count("paired_docs")  # the only documents whose shingle sets are shuffled
+        doc = self.view(records[0])
+        s = self.maker.shingles(doc.text)
+        yield pvalue.TaggedOutput(SHINGLES_TAG, (doc_id, (s.tobytes(), len(doc.text), doc.score, doc.date)))
+        for record in records:
+            yield pvalue.TaggedOutput(PAIRED_TAG, (doc_id, record))
+
+
+def _pair_ids(pair: tuple[str, str]):
+    a, b = pair
+    yield a, True
+    yield b, True
 
 
 class _VerifyFn(StageDoFn):
@@ -211,32 +256,79 @@ class MinHashDedup(Stage):
         self.config, self.view, self.stage = config, view, stage
 
     def expand(self, records):
-        c, stage = self.config, self.stage
-        view = self.view
+        c, stage, view = self.config, self.stage, self.view
         keyed = records | "KeyById" >> beam.Map(lambda r: (view(r).id, r))
-        signed = (records
-                  | "View" >> beam.Map(view)
-                  | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
-                  | "Sign" >> beam.ParDo(_SignFn(c, stage)).with_outputs("shingles", main="bands"))
-        candidates = (signed["bands"]
+        bands = (records
+                 | "View" >> beam.Map(view)
+                 | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
+                 | "Sign" >> beam.ParDo(_SignFn(c, stage)))
+        candidates = (bands
                       | "GroupByBucket" >> beam.GroupByKey()
                       | "BucketPairs" >> beam.FlatMapTuple(lambda _, ids: bucket_pairs(ids, c.max_bucket_size))
                       | "DistinctPairs" >> beam.Distinct())
-        shingles = signed["shingles"]
+        # only documents in a candidate pair go on to the pair joins; the others are decided at once
+        split = ({"record": keyed, "paired": candidates | "PairedIds" >> beam.FlatMap(_pair_ids)}
+                 | "JoinPaired" >> beam.CoGroupByKey()
+                 | "SplitPaired" >> beam.ParDo(_PairedFn(c, view, stage, self.dofn.progress_interval_s)).with_outputs(
+                     DROPPED_TAG, CLUSTERS_TAG, PAIRED_TAG, SHINGLES_TAG, main=KEPT_TAG))
+        shingles = split[SHINGLES_TAG]
         first = ({"nbr": candidates, "sh": shingles} | "JoinFirst" >> beam.CoGroupByKey()
                  | "AttachFirst" >> beam.FlatMap(_attach_first))
         verified = ({"a": first, "sh": shingles} | "JoinSecond" >> beam.CoGroupByKey()
                     | "VerifyJaccard" >> beam.ParDo(_VerifyFn(c.threshold, stage)).with_outputs("stats", main="edges"))
         roots = verified["edges"] | "Components" >> ConnectedComponents(c.cc_max_rounds, stage)
-        decisions = ({"root": roots, "stat": verified["stats"], "edge": verified["edges"]}
-                     | "JoinComponents" >> beam.CoGroupByKey()
-                     | "ByComponent" >> beam.FlatMap(_by_component)
-                     | "GroupByComponent" >> beam.GroupByKey()
-                     | "ChooseKept" >> beam.ParDo(_ChooseFn(c.keep, c.per_component)))
-        joined = {"record": keyed, "decision": decisions} | "JoinDecisions" >> beam.CoGroupByKey()
+        members = ({"root": roots, "stat": verified["stats"], "edge": verified["edges"]}
+                   | "JoinComponents" >> beam.CoGroupByKey()
+                   | "ByComponent" >> beam.FlatMap(_by_component))
+        decisions = members | "Decide" >> DecideComponents(c)
+        joined = {"record": split[PAIRED_TAG], "decision": decisions} | "JoinDecisions" >> beam.CoGroupByKey()
         applied = self.apply_fn(joined, label="Apply")
-        return {KEPT_TAG: applied[KEPT_TAG], DROPPED_TAG: applied[DROPPED_TAG], CLUSTERS_TAG: applied[CLUSTERS_TAG],
-                EDGES_TAG: verified["edges"]}
+        out = {tag: (split[tag], applied[tag]) | f"All{tag.title()}" >> beam.Flatten()
+               for tag in (KEPT_TAG, DROPPED_TAG, CLUSTERS_TAG)}
+        return {**out, EDGES_TAG: verified["edges"]}
+
+
+def _member_order(element, rule: str):
+    root, (_kind, node, stat) = element
+    return root, (keep_order(rule, node, *stat), node)
+
+
+def _decide_large(element, best: dict, sizes: dict):
+    """A member of a giant component: kept when it is the component's first by the keep rule, else its duplicate."""
+    root, (_order, node) = element
+    keeper, size = best[root][1], sizes[root]
+    if node == keeper:
+        return node, ClusterRow(node, root, True, "", f"cluster_size={size}")
+    return node, ClusterRow(node, root, False, "near_duplicate", f"kept={keeper} cluster_size={size}")
+
+
+class DecideComponents(beam.PTransform):
+    """(component, member or edge) in, (doc id, ClusterRow) out. A component up to `max_component_size` members is
+    decided in one worker by the keep rule and cover mode (_ChooseFn); a larger one by a distributed step: its
+    members' keep order is reduced by a combine (lifted, so no key holds the component), and every member but the
+    first goes as its near duplicate, as `per_component: one` would decide. Giant components are template pages,
+    near-cliques, where cover keeps one document too."""
+
+    def __init__(self, config: NearDedupConfig, label: str | None = None):
+        super().__init__(label)
+        self.config = config
+
+    def expand(self, members):
+        c = self.config
+        limit = c.max_component_size
+        sizes = (members | "Members" >> beam.Filter(lambda kv: kv[1][0] == "m")
+                 | "One" >> beam.Map(lambda kv: (kv[0], 1)) | "ComponentSizes" >> beam.CombinePerKey(sum))
+        large = sizes | "Giant" >> beam.Filter(lambda kv, n: kv[1] > n, limit)
+        parts = members | "BySize" >> beam.Partition(lambda kv, _n, big: int(kv[0] in big), 2,
+                                                     big=beam.pvalue.AsDict(large))
+        small = (parts[0] | "GroupByComponent" >> beam.GroupByKey()
+                 | "ChooseKept" >> beam.ParDo(_ChooseFn(c.keep, c.per_component)))
+        ordered = (parts[1] | "GiantMembers" >> beam.Filter(lambda kv: kv[1][0] == "m")
+                   | "KeepOrder" >> beam.Map(_member_order, c.keep))
+        best = ordered | "FirstOfComponent" >> beam.CombinePerKey(min)
+        giant = ordered | "DecideGiant" >> beam.Map(_decide_large, best=beam.pvalue.AsDict(best),
+                                                    sizes=beam.pvalue.AsDict(large))
+        return (small, giant) | "Decisions" >> beam.Flatten()
 
 
 def kept_cluster_row(record: Any, view: DocView) -> ClusterRow:

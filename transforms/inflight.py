@@ -17,14 +17,44 @@ from apache_beam import pvalue
 from apache_beam.utils.windowed_value import WindowedValue
 
 
+class _ProcessLoop:
+    """The one asyncio loop thread of a process, shared by every RequestLoop, so per-endpoint bounds
+    (transforms/llm_client.endpoint_slots) hold across the process's DoFn instances and stages."""
+
+    lock = threading.Lock()
+    loop: asyncio.AbstractEventLoop | None = None
+    thread: threading.Thread | None = None
+    users = 0
+
+    @classmethod
+    def acquire(cls) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+        with cls.lock:
+            if cls.loop is None:
+                cls.loop = asyncio.new_event_loop()
+                cls.thread = threading.Thread(target=cls.loop.run_forever, name="syncode-requests", daemon=True)
+                cls.thread.start()
+            cls.users += 1
+            return cls.loop, cls.thread
+
+    @classmethod
+    def release(cls) -> None:
+        with cls.lock:
+            cls.users -= 1
+            if cls.users > 0 or cls.loop is None:
+                return
+            loop, thread, cls.loop, cls.thread = cls.loop, cls.thread, None, None
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
 class RequestLoop:
-    """An asyncio loop on a daemon thread that runs submitted coroutines and queues (context, result) pairs."""
+    """Runs submitted coroutines on the process's shared asyncio loop thread and queues (context, result) pairs
+    for the DoFn that submitted them."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop, self.thread = _ProcessLoop.acquire()
         self.done: queue.SimpleQueue = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="syncode-requests", daemon=True)
-        self.thread.start()
+        self._closed = False
 
     def run(self, make: Callable[[], Awaitable[Any]]) -> Any:
         """Run a coroutine to completion on the loop and return its result (for setup and teardown)."""
@@ -42,8 +72,9 @@ class RequestLoop:
         asyncio.run_coroutine_threadsafe(call(), self.loop)
 
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        if not self._closed:
+            self._closed = True
+            _ProcessLoop.release()
 
 
 class InFlight:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import threading
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -26,6 +29,10 @@ class LLMRoleConfig:
     max_retries: int = 4  # per endpoint, by the openai client (429, 5xx, timeouts, connection errors)
     max_in_flight: int = 256  # requests in flight per worker: vLLM batches continuously and needs many
     guided_json: bool = True  # ask for the prompt's JSON schema through response_format
+    # requests in flight per endpoint from one process, all its DoFn instances and stages together (0: no bound
+    # beyond max_in_flight); the launcher sets it to a share of --max_inflight_per_endpoint (pipeline/llm_roles.py)
+    max_in_flight_per_endpoint: int = 0
+    serve: Any = None  # a ServeSpec (transforms/worker_server.py): each worker VM serves the model itself
 
 
 class ChatResult(NamedTuple):
@@ -86,6 +93,23 @@ def resolve_model(role: LLMRoleConfig, timeout_s: float = 10.0) -> str:
     raise RuntimeError("no model configured and no endpoint listed one (set the role's model): " + "; ".join(errors))
 
 
+_SLOTS: dict[tuple[int, str], asyncio.Semaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def endpoint_slots(url: str, limit: int) -> asyncio.Semaphore | None:
+    """The process-wide bound on requests in flight to `url` (one per event loop: transforms/inflight.py shares one
+    loop per process), so every DoFn instance and stage of the process draws from the same `limit`."""
+    if limit <= 0:
+        return None
+    key = (id(asyncio.get_running_loop()), url.rstrip("/"))
+    with _SLOTS_LOCK:
+        slots = _SLOTS.get(key)
+        if slots is None:
+            slots = _SLOTS[key] = asyncio.Semaphore(limit)
+        return slots
+
+
 class EndpointPool:
     """Async clients for one role's endpoints; each request starts on one and fails over to the others in turn."""
 
@@ -99,6 +123,7 @@ class EndpointPool:
         self.clients = [openai.AsyncOpenAI(base_url=url, api_key=api_key(role), timeout=role.timeout_s,
                                            max_retries=role.max_retries) for url in role.endpoints]
         self.attempts = max(len(self.clients), 2)  # one endpoint still gets a second try for a garbled answer
+        self.slots = [None] * len(self.clients)  # filled on the loop, where the semaphores belong
 
     def request_args(self, messages: list[dict[str, str]], response_format: dict[str, Any] | None) -> dict[str, Any]:
         args = {"model": self.model, "messages": messages, "temperature": self.role.temperature,
@@ -113,9 +138,13 @@ class EndpointPool:
         args = self.request_args(messages, response_format)
         reason, detail = "client_error", ""
         for attempt in range(self.attempts):
-            client = self.clients[(start + attempt) % len(self.clients)]
+            at = (start + attempt) % len(self.clients)
+            client = self.clients[at]
+            if self.slots[at] is None and self.role.max_in_flight_per_endpoint > 0:
+                self.slots[at] = endpoint_slots(self.role.endpoints[at], self.role.max_in_flight_per_endpoint)
             try:
-                reply = await client.chat.completions.create(**args)
+                async with self.slots[at] or contextlib.nullcontext():
+                    reply = await client.chat.completions.create(**args)
                 return to_result(reply, self.model)
             except Exception as exc:  # noqa: BLE001 - every failure is named and routed, never lost
                 reason, detail = failure_reason(exc), f"{client.base_url}: {type(exc).__name__}: {exc}"[:1000]

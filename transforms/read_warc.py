@@ -29,6 +29,11 @@ class ReadConfig:
 
     max_payload_bytes: int = 5_000_000
     html_sniff_bytes: int = 1024
+    # request and metadata records (two of every three in a Common Crawl WARC) are always counted as not_response;
+    # their audit rows go to OUT/dropped only when asked (--audit_non_responses): billions of rows otherwise
+    audit_non_responses: bool = False
+    read_retries: int = 5  # a remote read that fails is retried this many times in a row, resuming at its byte
+    retry_backoff_s: float = 1.0  # the first wait; it doubles per retry up to 30 s
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,7 @@ class ReadWarcFileFn(StageDoFn):
     def process(self, path: str) -> Iterator:
         self.counters.count("files")
         try:
-            fh = open_input(path)
+            fh = open_input(path, self.config.read_retries, self.config.retry_backoff_s)
         except Exception as exc:  # missing file, HTTP error, permission: the file is skipped, the job goes on
             yield self._file_drop(path, Drop("read_error", f"{path}: cannot open: {type(exc).__name__}: {exc}"))
             return
@@ -138,6 +143,9 @@ class ReadWarcFileFn(StageDoFn):
                                                  "gzip and uncompressed WARC/ARC files: recompress it with gzip"))
                 return
             yield from self._read_file(path, stream, seekable, arc=archive == "arc")
+            resumes = getattr(fh, "resumes", 0)
+            if resumes:
+                self.counters.count("read_resumes", resumes)  # reads cut by the network and resumed where they were
 
     def _read_file(self, path: str, fh: BinaryIO, seekable: bool, arc: bool) -> Iterator:
         """Read stretch after stretch: each corrupt gap is one drop, counted once reading gets past it."""
@@ -202,6 +210,9 @@ class ReadWarcFileFn(StageDoFn):
                      else headers.get_header("WARC-Record-ID") or "")
         self.counters.seen()
         drop = decide_response(raw, self.config)
+        if drop is not None and drop.reason == "not_response" and not self.config.audit_non_responses:
+            self.counters.dropped(drop.reason)  # counted in the funnel, no audit row
+            return
         if drop is not None:
             yield self.drop(None, drop, id=stable_id(record_id, url), url=url)
             return
@@ -249,12 +260,14 @@ def _clipped(record) -> bool:
 
 
 class ReadWarc(Stage):
-    """WARC file paths in, Pages out (plus a `dropped` output); files are read in parallel and rebalanced."""
+    """WARC file paths in, Pages out (plus a `dropped` output); files are spread over the workers and read there.
+
+    Pages are not reshuffled here: the cheap screens run where the file is read, and the job reshuffles what they
+    keep (after CodeClassifier), so the ~95% they drop never crosses the network."""
 
     def __init__(self, config: ReadConfig, progress_interval_s: float = 10.0, label: str | None = None):
         super().__init__(ReadWarcFileFn(config, progress_interval_s), label)
 
     def expand(self, paths):
         results = self.apply_fn(paths | "SpreadFiles" >> beam.Reshuffle(), label="ReadRecords")
-        pages = results[KEPT_TAG] | "SpreadPages" >> beam.Reshuffle()
-        return {KEPT_TAG: pages, DROPPED_TAG: results[DROPPED_TAG]}
+        return {KEPT_TAG: results[KEPT_TAG], DROPPED_TAG: results[DROPPED_TAG]}

@@ -294,21 +294,26 @@ class Verify(beam.PTransform):
 
     def __init__(self, verify: VerifyConfig, tests_role: LLMRoleConfig, judge_role: LLMRoleConfig,
                  cache_root: str | None, cache_flush_entries: int = 1000, cache_flush_interval_s: float = 5.0,
-                 progress_interval_s: float = 10.0, suffix: str = "", label: str | None = None):
+                 progress_interval_s: float = 10.0, suffix: str = "", label: str | None = None,
+                 accelerator: str | None = None):
         super().__init__(label)
         self.verify = verify
+        self.accelerator = accelerator  # the GPU hint for the two LLM steps; RunTests stays on CPU workers
         self.tests_role, self.judge_role = tests_role, judge_role
         self.cache = (cache_root, cache_flush_entries, cache_flush_interval_s)
         self.interval = progress_interval_s
         self.suffix = suffix
         self.stages = [f"GenerateTests{suffix}", f"RunTests{suffix}", f"Judge{suffix}"]
 
+    def _on_accelerator(self, stage: beam.PTransform) -> beam.PTransform:
+        return stage.with_resource_hints(accelerator=self.accelerator) if self.accelerator else stage
+
     def expand(self, inputs):
         questions, pairs = inputs["questions"], inputs["pairs"]
         names, enabled, sfx = self.stages, self.verify.tests, self.suffix
         testable = questions | f"Testable{sfx}" >> beam.Filter(lambda q: question_route(q, enabled) == TESTS)
-        tests = testable | names[0] >> ChatStage(
-            ChatFn(names[0], GenerateTestsSpec(self.tests_role), *self.cache, self.interval))
+        tests = testable | names[0] >> self._on_accelerator(ChatStage(
+            ChatFn(names[0], GenerateTestsSpec(self.tests_role), *self.cache, self.interval)))
         groups = ({"pairs": pairs | f"KeyPairs{sfx}" >> beam.Map(_keyed_pair),
                    "tests": tests[KEPT_TAG] | f"KeyTests{sfx}" >> beam.Map(_keyed_tests)}
                   | f"JoinCandidates{sfx}" >> beam.CoGroupByKey()
@@ -317,8 +322,8 @@ class Verify(beam.PTransform):
             lambda g, _n: 0 if g.tests is not None or not g.pairs or group_route(g, enabled) == TESTS else 1, 2)
         ran = routed[0] | names[1] >> RunTests(self.verify, self.interval, stage=names[1])
         judge_in = (routed[1], ran[TO_JUDGE_TAG]) | f"JudgeInputs{sfx}" >> beam.Flatten()
-        judged = judge_in | names[2] >> ChatStage(
-            ChatFn(names[2], JudgeSpec(self.judge_role, self.verify), *self.cache, self.interval))
+        judged = judge_in | names[2] >> self._on_accelerator(ChatStage(
+            ChatFn(names[2], JudgeSpec(self.judge_role, self.verify), *self.cache, self.interval)))
         split = ((ran[KEPT_TAG], judged[KEPT_TAG]) | f"Selections{sfx}" >> beam.Flatten()
                  | f"SplitSelections{sfx}" >> beam.FlatMap(split_selection).with_outputs(PREFERENCE_TAG,
                                                                                           main="chosen"))

@@ -1,12 +1,17 @@
-"""WriteParquetShards: records to zstd Parquet shards whose membership is a hash of a stable id, written atomically."""
+"""WriteParquetShards: records to zstd Parquet shards whose membership is a hash of a stable id, written atomically,
+streamed row group by row group (an external sort by id keeps the bytes deterministic in bounded memory)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import heapq
 import json
 import math
+import os
+import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -45,28 +50,154 @@ def rows_per_group(table: pa.Table, row_group_bytes: int) -> int:
     return max(1, row_group_bytes // per_row)
 
 
+class _HashingSink:
+    """A write-only file object that counts and hashes what passes to the real one (the shard's temp file)."""
+
+    def __init__(self, fh):
+        self.fh, self.size, self.digest, self.closed = fh, 0, hashlib.sha256(), False
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.fh.write(data)
+        self.size += len(data)
+        self.digest.update(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    return str(row.get("id", ""))
+
+
+class _SortedRuns:
+    """Rows in, sorted by id out, in bounded memory: rows are sorted in runs of about `run_bytes` and spilled to
+    local temporary Arrow files; the runs are merged back lazily (an external sort)."""
+
+    def __init__(self, schema: pa.Schema, run_bytes: int):
+        self.schema, self.run_bytes = schema, max(1, run_bytes)
+        self.buffer: list[dict[str, Any]] = []
+        self.buffered = 0
+        self.files: list[str] = []
+        self.rows = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        self.buffered += _row_size(row)
+        self.rows += 1
+        if self.buffered >= self.run_bytes:
+            self._spill()
+
+    def _spill(self) -> None:
+        fd, path = tempfile.mkstemp(prefix="syncode-run-", suffix=".arrow")
+        os.close(fd)
+        table = pa.Table.from_pylist(sorted(self.buffer, key=_row_key), schema=self.schema)
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, self.schema) as writer:
+            for batch in table.to_batches(max_chunksize=1024):
+                writer.write_batch(batch)
+        self.files.append(path)
+        self.buffer, self.buffered = [], 0
+
+    def _read_run(self, path: str) -> Iterator[dict[str, Any]]:
+        with pa.memory_map(path) as source:
+            reader = pa.ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                yield from reader.get_batch(i).to_pylist()
+
+    def sorted_rows(self) -> Iterator[dict[str, Any]]:
+        if not self.files:
+            yield from sorted(self.buffer, key=_row_key)
+            return
+        if self.buffer:
+            self._spill()
+        yield from heapq.merge(*(self._read_run(f) for f in self.files), key=_row_key)
+
+    def close(self) -> None:
+        for path in self.files:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self.files, self.buffer = [], []
+
+
+def write_rows(rows: Iterable[dict[str, Any]], schema: pa.Schema, sink, row_group_bytes: int) -> int:
+    """Rows (already in order) to Parquet on `sink`, one row group per ~`row_group_bytes`; returns the row count.
+    Only one row group is held at a time; a shard without rows has the schema and no row group (readers such as
+    `datasets` choke on a zero-row group)."""
+    writer = pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True)
+    group: list[dict[str, Any]] = []
+    size = count = 0
+    try:
+        for row in rows:
+            group.append(row)
+            size += _row_size(row)
+            count += 1
+            if size >= row_group_bytes:
+                writer.write_table(pa.Table.from_pylist(group, schema=schema), row_group_size=len(group))
+                group, size = [], 0
+        if group:
+            writer.write_table(pa.Table.from_pylist(group, schema=schema), row_group_size=len(group))
+    finally:
+        writer.close()
+    return count
+
+
 def parquet_bytes(rows: list[dict[str, Any]], schema: pa.Schema, row_group_bytes: int) -> bytes:
     """One shard as Parquet bytes, rows ordered by id: the same rows always give the same bytes."""
-    rows = sorted(rows, key=lambda r: str(r.get("id", "")))
-    table = pa.Table.from_pylist(rows, schema=schema)
     sink = pa.BufferOutputStream()
-    if table.num_rows == 0:  # no row group at all: readers such as `datasets` choke on a zero-row group
-        pq.ParquetWriter(sink, schema, compression="zstd").close()
-    else:
-        pq.write_table(table, sink, compression="zstd", row_group_size=rows_per_group(table, row_group_bytes),
-                       write_statistics=True)
+    write_rows(sorted(rows, key=_row_key), schema, sink, row_group_bytes)
     return sink.getvalue().to_pybytes()
+
+
+def _temp_name(path: str) -> str:
+    directory, name = path.rsplit("/", 1)
+    return f"{directory}/.tmp-{uuid.uuid4().hex}-{name}"
+
+
+def _replace(tmp: str, path: str) -> None:
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
 
 
 def write_atomically(path: str, data: bytes) -> None:
     """Write to a temp name, then rename: a crash never leaves a half-written file under the final name."""
-    directory, name = path.rsplit("/", 1)
-    tmp = f"{directory}/.tmp-{uuid.uuid4().hex}-{name}"
+    tmp = _temp_name(path)
     with FileSystems.create(tmp) as fh:
         fh.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
+    _replace(tmp, path)
+
+
+def write_shard(path: str, rows: Iterable[dict[str, Any]], schema: pa.Schema, row_group_bytes: int,
+                token_columns: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Stream a shard's rows, sorted by id through bounded runs, to `path` atomically; its rows, bytes, sha256 and
+    token sums. No more than a run and a row group of rows is in memory at once."""
+    runs = _SortedRuns(schema, row_group_bytes * 4)
+    tokens = dict.fromkeys(token_columns, 0)
+    try:
+        for row in rows:
+            if row is None:
+                continue
+            for c in token_columns:
+                tokens[c] += int(row.get(c) or 0)
+            runs.add(row)
+        tmp = _temp_name(path)
+        with FileSystems.create(tmp) as fh:
+            sink = _HashingSink(fh)
+            count = write_rows(runs.sorted_rows(), schema, sink, row_group_bytes)
+        _replace(tmp, path)
+    finally:
+        runs.close()
+    return {"rows": count, "bytes": sink.size, "sha256": sink.digest.hexdigest(), "tokens": tokens}
 
 
 class _WriteShardFn(beam.DoFn):
@@ -83,13 +214,12 @@ class _WriteShardFn(beam.DoFn):
 
     def process(self, element, num_shards: int):
         index, rows = element
-        rows = [r for r in rows if r is not None]
-        data = parquet_bytes(rows, self.schema, self.row_group_bytes)
         name = shard_name(self.prefix, index, num_shards)
-        write_atomically(f"{self.directory}/{name}", data)
-        entry = {"path": name, "shard": index, "num_shards": num_shards, "rows": len(rows), "bytes": len(data),
-                 "sha256": hashlib.sha256(data).hexdigest(), "run_id": self.run_id,
-                 "tokens": {c: sum(int(r.get(c) or 0) for r in rows) for c in self.token_columns}}
+        written = write_shard(f"{self.directory}/{name}", rows, self.schema, self.row_group_bytes,
+                              self.token_columns)
+        entry = {"path": name, "shard": index, "num_shards": num_shards, "rows": written["rows"],
+                 "bytes": written["bytes"], "sha256": written["sha256"], "run_id": self.run_id,
+                 "tokens": written["tokens"]}
         write_atomically(f"{self.directory}/{INDEX_DIR}/{name}.json", json.dumps(entry, sort_keys=True).encode())
         yield entry
 

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from pipeline import vllm_server
-from pipeline.vllm_server import (
+from tests.conftest import REPO
+from transforms import vllm_process as vllm_server
+from transforms.vllm_process import (
     REPO_VLLM_GPU_VENV,
     REPO_VLLM_VENV,
     STRUCTURED_OUTPUTS,
@@ -20,7 +21,6 @@ from pipeline.vllm_server import (
     server_args,
     vllm_python,
 )
-from tests.conftest import REPO
 
 
 def test_cpu_defaults_are_added_unless_given():

@@ -59,3 +59,25 @@ def test_resolve_model_asks_the_endpoint_when_none_is_configured():
     assert resolve_model(LLMRoleConfig(model="given")) == "given"
     with pytest.raises(RuntimeError, match="no model configured"):
         resolve_model(LLMRoleConfig(endpoints=("http://127.0.0.1:9/v1",)), timeout_s=0.5)
+
+
+def test_the_per_endpoint_bound_holds_across_pools_and_request_loops_of_one_process():
+    from transforms.inflight import RequestLoop
+
+    with FaultServer(delay_s=0.2) as server:
+        role = LLMRoleConfig(endpoints=(server.url,), max_retries=1, timeout_s=10, max_in_flight_per_endpoint=3)
+        loops = [RequestLoop(), RequestLoop()]  # two DoFn instances: one process-wide loop underneath
+        assert loops[0].loop is loops[1].loop
+        pools = [loop.run(lambda: _pool(role)) for loop in loops]
+        for i in range(16):
+            loops[i % 2].submit(i, lambda p=pools[i % 2]: p.complete(MESSAGES))
+        results = [loops[i % 2].done.get(timeout=30)[1] for i in range(16)]
+        for loop, pool in zip(loops, pools, strict=True):
+            loop.run(pool.close)
+            loop.close()
+    assert all(isinstance(r, ChatResult) for r in results)
+    assert server.requests == 16 and server.max_running == 3  # 2 pools x 8 requests, never more than 3 at once
+
+
+async def _pool(role: LLMRoleConfig) -> EndpointPool:
+    return EndpointPool(role, "fault-model")

@@ -84,12 +84,25 @@ def test_crawl_id_from_warcinfo_or_path():
 def test_read_real_common_crawl_warc(sample_warcs):
     path = next(p for p in sample_warcs if "whirlwind" in p.name)
     p = local_pipeline()
-    out = p | beam.Create([str(path)]) | ReadWarc(ReadConfig())
+    out = p | beam.Create([str(path)]) | ReadWarc(ReadConfig(audit_non_responses=True))
     urls = out[KEPT_TAG] | beam.Map(lambda page: (page.url, page.crawl_id, page.charset))
     assert_that(urls, equal_to([("https://an.wikipedia.org/wiki/Escopete", "CC-MAIN-2024-22", "utf-8")]))
     reasons = out[DROPPED_TAG] | "Reasons" >> beam.Map(lambda d: d.reason)
     assert_that(reasons, equal_to(["not_response", "not_response"]), label="dropped")
     p.run().wait_until_finish()
+
+
+def test_request_and_metadata_records_are_counted_without_audit_rows_unless_asked(sample_warcs):
+    path = next(p for p in sample_warcs if "whirlwind" in p.name)
+    p = local_pipeline()
+    out = p | beam.Create([str(path)]) | ReadWarc(ReadConfig())
+    assert_that(out[DROPPED_TAG], equal_to([]), label="no audit rows")
+    result = p.run()
+    result.wait_until_finish()
+    counters = {m.key.metric.name: m.committed for m in
+                result.metrics().query(MetricsFilter().with_namespace("syncode.ReadWarc"))["counters"]}
+    assert counters["dropped_not_response"] == 2 and counters["kept"] == 1
+    assert counters["total"] == counters["kept"] + counters["dropped_not_response"]
 
 
 def test_broken_files_are_counted_not_fatal(broken_warcs, sample_warcs):
@@ -113,7 +126,7 @@ def test_broken_files_are_counted_not_fatal(broken_warcs, sample_warcs):
 
 def _read(path: str, config: ReadConfig | None = None) -> tuple[list, list]:
     """Run the reader's DoFn on one file outside a pipeline: (pages, dropped rows)."""
-    fn = ReadWarcFileFn(config or ReadConfig())
+    fn = ReadWarcFileFn(config or ReadConfig(audit_non_responses=True))
     fn.setup()
     pages, dropped = [], []
     for out in fn.process(path):

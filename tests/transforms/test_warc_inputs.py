@@ -52,3 +52,29 @@ def test_listing_over_http_is_read(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_launch_check_reads_only_a_listing_head_and_the_workers_expand_it(tmp_path):
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from tests.conftest import local_pipeline
+    from transforms.warc_inputs import WarcFiles, check_inputs
+
+    listing = tmp_path / "warc.paths.gz"
+    names = [f"crawl-data/CC-MAIN-2024-22/segments/1/warc/f-{i:06d}.warc.gz" for i in range(50_000)]
+    listing.write_bytes(gzip.compress(("\n".join(names) + "\n").encode()))
+    (tmp_path / "a.warc.gz").write_bytes(b"")
+    pieces = check_inputs([f"{listing},{tmp_path}/*.warc.gz", str(listing)])
+    assert pieces == [str(listing), f"{tmp_path}/*.warc.gz"]  # pieces, not files: nothing listed in full
+    p = local_pipeline()
+    files = p | WarcFiles(pieces, "https://data.commoncrawl.org")
+    count = files | beam.combiners.Count.Globally()
+    assert_that(count, equal_to([50_001]))
+    p.run().wait_until_finish()
+    with pytest.raises(InputError, match="matches no files"):
+        check_inputs([f"{tmp_path}/*.arc.gz"])
+    empty = tmp_path / "empty.paths"
+    empty.write_text("# nothing\n")
+    with pytest.raises(InputError, match="names no WARC"):
+        check_inputs([str(empty)])

@@ -77,3 +77,20 @@ def test_only_shards_rewrites_those_and_nothing_else(tmp_path):
             assert set(pq.read_table(p).column("title").to_pylist()) <= {"new"}
         else:
             assert (p.stat().st_mtime_ns, p.read_bytes()) == before[p.name]
+
+
+def test_a_shard_streams_in_bounded_runs_and_row_groups_yet_its_bytes_do_not_depend_on_order(tmp_path):
+    import random
+
+    from transforms.write_parquet import write_shard
+
+    rows = [_seed(i % 400)._replace(id=f"id{i:05d}")._asdict() for i in range(3000)]
+    random.Random(1).shuffle(rows)
+    a = write_shard(str(tmp_path / "a.parquet"), iter(rows), SEED_SCHEMA, 50_000, ("text_words",))
+    b = write_shard(str(tmp_path / "b.parquet"), iter(rows[::-1]), SEED_SCHEMA, 50_000, ("text_words",))
+    assert a["sha256"] == b["sha256"] == hashlib.sha256((tmp_path / "a.parquet").read_bytes()).hexdigest()
+    meta = pq.ParquetFile(tmp_path / "a.parquet").metadata
+    assert meta.num_rows == a["rows"] == 3000 and meta.num_row_groups > 5  # 50 kB row groups, not one table
+    ids = pq.read_table(tmp_path / "a.parquet").column("id").to_pylist()
+    assert ids == sorted(ids) and a["tokens"]["text_words"] == sum(r["text_words"] for r in rows)
+    assert not list(tmp_path.glob(".tmp-*"))
