@@ -116,7 +116,7 @@ class SynthOptions(PipelineOptions):
                             help="Verify: sample synth.verify.n responses per question, keep the one that passes "
                                  "generated tests in the sandbox or that a judge picks, and write preference pairs "
                                  "(config: synth.verify.enabled).")
-        parser.add_argument("--no_verify", dest="verify", action="store_false",
+        parser.add_argument("--no_verify", dest="verify", action="store_false", default=None,
                             help="Write every response unverified, overriding synth.verify.enabled.")
 
 

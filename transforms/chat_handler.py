@@ -166,7 +166,7 @@ class ChatFn(StageDoFn):
     # the one place where a worker obtains its endpoints and opens its cache
     def setup(self) -> None:
         super().setup()
-        self.role = with_worker_server(self.role)  # --serve_model on a distributed runner: this VM's own server
+        self.spec.role = with_worker_server(self.spec.role)  # --serve_model off the launcher: this VM's server
         self.model = resolve_model(self.role)
         self.loop = RequestLoop()
         self.pool = self.loop.run(self._make_pool)
